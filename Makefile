@@ -1,0 +1,32 @@
+# Two entry points (see README): `make run` and `make test`. Both create the
+# virtual environment from requirements.lock on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+BACKENDS := tensorflow jax torch
+
+.PHONY: run test lint clean
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24"
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/synthad quickstart
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check keras_synthad tests benchmarks examples
+	@for backend in $(BACKENDS); do \
+		echo "=== KERAS_BACKEND=$$backend"; \
+		KERAS_BACKEND=$$backend $(BIN)/pytest -q || exit 1; \
+	done
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check keras_synthad tests benchmarks examples
+	$(BIN)/ruff format --check keras_synthad tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) synthad_output

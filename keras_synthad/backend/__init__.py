@@ -1,0 +1,31 @@
+"""Gradient mechanics per backend: the only package that imports TF, JAX or torch.
+
+Each backend module defines the same two functions:
+
+- ``train_step(model, *args)``: what Keras' trainer calls. It runs the method's
+  backend-neutral ``model.run_algorithm_step(data)`` and returns what that
+  backend's trainer expects (``logs`` on TensorFlow and torch, ``(logs, state)``
+  on JAX).
+- ``update_role(model, variables, optimizer, loss_fn)``: "update this role's
+  variables on this loss". ``loss_fn()`` takes no argument and returns a scalar
+  loss built with ``keras.ops``; the function differentiates it with respect to
+  ``variables`` only, applies ``optimizer`` to them and returns the loss.
+"""
+
+import keras
+
+_BACKEND = keras.backend.backend()
+
+if _BACKEND == "tensorflow":
+    from keras_synthad.backend.tensorflow import train_step, update_role
+elif _BACKEND == "jax":
+    from keras_synthad.backend.jax import train_step, update_role
+elif _BACKEND == "torch":
+    from keras_synthad.backend.torch import train_step, update_role
+else:  # pragma: no cover - Keras itself rejects other names first
+    raise ImportError(
+        f"keras_synthad supports the tensorflow, jax and torch backends. "
+        f"Received: KERAS_BACKEND={_BACKEND!r}"
+    )
+
+__all__ = ["train_step", "update_role"]

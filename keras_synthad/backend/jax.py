@@ -1,0 +1,56 @@
+"""JAX: a pure, jitted step over the trainer's state.
+
+Keras' JAX trainer jits ``train_step(state, data)`` where ``state`` holds the
+values of the model's trainable, non-trainable, optimizer and metric variables.
+The method's algorithm is written once with ``keras.ops`` and reads and assigns
+ordinary Keras variables, so the whole step runs inside a
+``keras.StatelessScope`` that maps every variable to its value in ``state``:
+reads see the traced values and assignments (optimizer slots, the
+``SeedGenerator`` state, batch-norm statistics, metrics) are recorded in the
+scope and returned as the new state. Each role update differentiates with
+``jax.value_and_grad`` in a nested scope, then lets the role's inner optimizer
+(one member of the model's ``MultiOptimizer``) apply the gradients inside the
+outer scope, which is what ``Optimizer.stateless_apply`` does internally.
+"""
+
+import jax
+from keras import StatelessScope
+
+
+def _state_groups(model):
+    return (
+        model.trainable_variables,
+        model.non_trainable_variables,
+        model.optimizer.variables,
+        model.metrics_variables,
+    )
+
+
+def train_step(model, state, data):
+    groups = _state_groups(model)
+    mapping = [pair for variables, values in zip(groups, state) for pair in zip(variables, values)]
+    with StatelessScope(state_mapping=mapping) as scope:
+        logs = model.run_algorithm_step(data)
+    new_state = tuple([scope.get_current_value(v) for v in variables] for variables in groups)
+    return logs, new_state
+
+
+def update_role(model, variables, optimizer, loss_fn):
+    role_ids = {id(v) for v in variables}
+    others = [v for group in _state_groups(model) for v in group if id(v) not in role_ids]
+    # Inside the outer scope, ``.value`` is the current (traced) value.
+    other_values = [v.value for v in others]
+
+    def loss_and_updates(role_values):
+        mapping = list(zip(variables, role_values)) + list(zip(others, other_values))
+        with StatelessScope(state_mapping=mapping) as scope:
+            loss = loss_fn()
+        return loss, [scope.get_current_value(v) for v in others]
+
+    (loss, updates), grads = jax.value_and_grad(loss_and_updates, has_aux=True)(
+        [v.value for v in variables]
+    )
+    for v, new in zip(others, updates):  # RNG state, batch-norm statistics
+        v.assign(new)
+    optimizer.apply(grads, variables)
+    return loss

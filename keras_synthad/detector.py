@@ -1,0 +1,239 @@
+"""`AnomalyDetector`: the contract every keras_synthad method keeps.
+
+- ``call(x)`` returns the anomaly score, shape (n,), higher = more anomalous, so
+  ``predict``, the exported SavedModel and TF Serving agree.
+- ``calibrate(x_normal, contamination)`` stores the threshold in a non-trainable
+  weight (saved with the model); ``detect(x)`` returns 0 = normal, 1 = anomaly.
+- Training is multi-role: a method names its roles (``roles()``: role -> networks),
+  the paper's optimizers (``default_optimizers()``) and writes one iteration of its
+  paper's algorithm in ``algorithm_step(x, y)`` with ``keras.ops``, calling
+  ``self.update_role(role, loss_fn)`` for each update. The per-backend gradient
+  mechanics live in `keras_synthad.backend`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+
+from keras_synthad import backend
+from keras_synthad.optimizers import inner_optimizer, multi_role_optimizer
+from keras_synthad.validation import (
+    check_contamination,
+    check_features,
+    check_input_shape,
+    check_labels,
+    is_array_like,
+)
+
+
+@keras.saving.register_keras_serializable(package="keras_synthad")
+class AnomalyDetector(keras.Model):
+    """Base class of the keras_synthad methods.
+
+    Args:
+        input_shape: shape of one sample, ``(d,)`` for tables or ``(H, W, C)``
+            for images. Features must be scaled to [0, 1] for ``fit``.
+        seed: optional integer seed of the method's `keras.random.SeedGenerator`.
+        **kwargs: passed to `keras.Model` (``name``, ...).
+    """
+
+    #: Whether ``fit(x, y)`` accepts known anomalies (y = 1).
+    supports_known_anomalies = False
+    #: Names of the losses ``algorithm_step`` returns, shown in the progress bar.
+    loss_names: tuple[str, ...] = ()
+
+    def __init__(self, input_shape, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.feature_shape = check_input_shape(input_shape)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.threshold = self.add_weight(
+            shape=(),
+            initializer=keras.initializers.Constant(math.nan),
+            trainable=False,
+            name="threshold",
+        )
+        self.loss_trackers = [keras.metrics.Mean(name=name) for name in self.loss_names]
+
+    @property
+    def data_kind(self) -> str:
+        return "tabular" if len(self.feature_shape) == 1 else "image"
+
+    # --- what a method provides ------------------------------------------------
+
+    def roles(self) -> dict[str, list[keras.Layer]]:
+        """``{role: [networks]}``; a role's variables are its networks' trainable variables."""
+        raise NotImplementedError
+
+    def default_optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
+        """``{role: optimizer}`` as given in the method's paper (``compile()``'s "auto")."""
+        raise NotImplementedError
+
+    def algorithm_step(self, x, y=None) -> dict:
+        """One iteration of the paper's algorithm; returns ``{loss_name: scalar}``."""
+        raise NotImplementedError
+
+    # --- compile ------------------------------------------------------------------
+
+    def compile(self, optimizer="auto", **kwargs):
+        """Configure training.
+
+        Args:
+            optimizer: ``"auto"`` for the paper's optimizers and learning rates, a
+                dict ``{role: optimizer}`` (each a `keras.optimizers.Optimizer` or an
+                identifier such as ``"adam"``), or a `keras.optimizers.MultiOptimizer`
+                whose inner optimizers are named after the roles.
+            **kwargs: other `keras.Model.compile` arguments (``jit_compile``,
+                ``steps_per_execution``, ``run_eagerly``). The losses are the
+                paper's, so ``loss`` and ``metrics`` are refused.
+        """
+        for refused in ("loss", "metrics", "loss_weights", "weighted_metrics"):
+            if kwargs.get(refused) is not None:
+                raise ValueError(
+                    f"{type(self).__name__}.compile() takes no `{refused}`: the losses are "
+                    f"the paper's. Received: {refused}={kwargs[refused]!r}"
+                )
+        roles = self.roles()
+        if isinstance(optimizer, str) and optimizer == "auto":
+            optimizer = multi_role_optimizer(self.default_optimizers())
+        elif isinstance(optimizer, dict):
+            if set(optimizer) != set(roles):
+                raise ValueError(
+                    "Invalid value received for argument `optimizer`. Expected one optimizer "
+                    f"per role {sorted(roles)}. Received keys: {sorted(optimizer)}"
+                )
+            optimizer = multi_role_optimizer({r: keras.optimizers.get(optimizer[r]) for r in roles})
+        elif not isinstance(optimizer, keras.optimizers.MultiOptimizer):
+            raise ValueError(
+                "Invalid value received for argument `optimizer`. Expected \"auto\", a dict "
+                f"{{role: optimizer}} for roles {sorted(roles)}, or a keras.optimizers."
+                f"MultiOptimizer. Received: optimizer={optimizer!r}"
+            )
+        super().compile(optimizer=optimizer, **kwargs)
+        self._check_role_assignment()
+        self.optimizer.build(self.trainable_variables)
+
+    def _check_role_assignment(self):
+        # Every trainable variable must belong to exactly one role and sit under
+        # that role's name scope, which is what routes it to the role's optimizer.
+        owner = {}
+        for role, networks in self.roles().items():
+            inner_optimizer(self.optimizer, role)  # raises if the role has none
+            for network in networks:
+                for variable in network.trainable_variables:
+                    owner[id(variable)] = role
+                    if not variable.path.startswith(role + "/") and f"/{role}/" not in variable.path:
+                        raise ValueError(
+                            f"Variable {variable.path!r} of role {role!r} was not created under "
+                            f"keras.name_scope({role!r}); its optimizer cannot be found."
+                        )
+        stray = [v.path for v in self.trainable_variables if id(v) not in owner]
+        if stray:
+            raise ValueError(f"Trainable variables belong to no role: {stray}")
+
+    def get_compile_config(self):
+        if self.optimizer is None:
+            return None
+        return {
+            "optimizer": keras.saving.serialize_keras_object(self.optimizer),
+            "jit_compile": self.jit_compile,
+        }
+
+    def compile_from_config(self, config):
+        self.compile(
+            optimizer=keras.saving.deserialize_keras_object(config["optimizer"]),
+            jit_compile=config.get("jit_compile", "auto"),
+        )
+
+    # --- training ------------------------------------------------------------------
+
+    def update_role(self, role: str, loss_fn):
+        """Update `role`'s variables on ``loss_fn()`` with the role's inner optimizer."""
+        variables = [v for network in self.roles()[role] for v in network.trainable_variables]
+        return backend.update_role(self, variables, inner_optimizer(self.optimizer, role), loss_fn)
+
+    def train_step(self, *args):
+        # TensorFlow/torch: (data,); JAX: (state, data). See keras_synthad.backend.
+        return backend.train_step(self, *args)
+
+    def run_algorithm_step(self, data):
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        losses = self.algorithm_step(x, y)
+        for tracker in self.loss_trackers:
+            if tracker.name in losses:
+                tracker.update_state(losses[tracker.name])
+        self.optimizer.iterations.assign_add(1)
+        return {tracker.name: tracker.result() for tracker in self.loss_trackers}
+
+    @property
+    def metrics(self):
+        return list(self.loss_trackers)
+
+    def fit(self, x=None, y=None, **kwargs):
+        """Train on normal data scaled to [0, 1] (arrays, `tf.data` or `PyDataset`).
+
+        Array input is checked first (NaN/inf, rank, width, emptiness, [0, 1]);
+        ``y`` (1 = known anomaly) only for methods that support known anomalies.
+        Compiles with the paper's optimizers when not compiled yet.
+        """
+        if is_array_like(x):
+            x = check_features(x, self.feature_shape, unit_interval=True)
+            if y is not None:
+                if not self.supports_known_anomalies:
+                    raise ValueError(
+                        f"{type(self).__name__} is unsupervised and takes no labels; "
+                        "received `y`. Call fit(x) with normal data only."
+                    )
+                y = check_labels(y, x.shape[0])
+        if self.optimizer is None:
+            self.compile()
+        return super().fit(x, y, **kwargs)
+
+    # --- scoring ---------------------------------------------------------------------
+
+    def predict(self, x, batch_size=None, verbose="auto", **kwargs):
+        """Anomaly scores, shape (n,), higher = more anomalous."""
+        if is_array_like(x):
+            x = check_features(x, self.feature_shape)
+        scores = super().predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
+        return np.asarray(scores, dtype=np.float32).reshape(-1)
+
+    def calibrate(self, x, contamination: float = 0.05, batch_size: int | None = None) -> float:
+        """Set the threshold so that a `contamination` fraction of `x` is flagged.
+
+        Args:
+            x: normal (or mostly normal) data, e.g. the training set.
+            contamination: expected fraction of anomalies, in (0, 1).
+
+        Returns:
+            The threshold, also stored in the model's ``threshold`` weight.
+        """
+        contamination = check_contamination(contamination)
+        scores = self.predict(x, batch_size=batch_size, verbose=0)
+        threshold = float(np.quantile(scores, 1.0 - contamination))
+        self.threshold.assign(threshold)
+        return threshold
+
+    @property
+    def is_calibrated(self) -> bool:
+        return not math.isnan(float(keras.ops.convert_to_numpy(self.threshold)))
+
+    def detect(self, x, batch_size: int | None = None) -> np.ndarray:
+        """Labels, 0 = normal and 1 = anomaly (score above the calibrated threshold)."""
+        if not self.is_calibrated:
+            raise ValueError(
+                f"{type(self).__name__} has no threshold yet: call "
+                "calibrate(x_normal, contamination=...) before detect()."
+            )
+        threshold = float(keras.ops.convert_to_numpy(self.threshold))
+        return (self.predict(x, batch_size=batch_size, verbose=0) > threshold).astype(np.int32)
+
+    # --- serialization ---------------------------------------------------------------
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"input_shape": list(self.feature_shape), "seed": self.seed})
+        return config

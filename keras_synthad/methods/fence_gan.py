@@ -1,0 +1,264 @@
+"""Fence GAN (Ngo et al., 2019): a generator that encircles the normal data.
+
+The generator aims at the discriminator's alpha-level set (encirclement loss,
+eq. 3) while spreading out (dispersion loss, eq. 4); the discriminator weights
+its fake term by gamma (eq. 6), so it keeps classifying real data correctly. The
+anomaly score is ``1 - D(x)``.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from keras_synthad import losses, networks
+from keras_synthad.detector import AnomalyDetector
+
+# Paper defaults per data kind: Table IV (KDD99), Table II (MNIST), Table III (CIFAR-10).
+PAPER_DEFAULTS = {
+    "tabular": dict(alpha=0.5, beta=30.0, gamma=0.5, latent_dim=32),
+    "grayscale": dict(alpha=0.1, beta=30.0, gamma=0.1, latent_dim=200),
+    "color": dict(alpha=0.5, beta=10.0, gamma=0.5, latent_dim=256),
+}
+TABULAR_GENERATOR_UNITS = (64, 128)
+TABULAR_DISCRIMINATOR_UNITS = (256, 128, 128)
+
+
+def keras2_decay(learning_rate: float, decay: float):
+    """Keras 2's ``decay``: ``lr / (1 + decay * iterations)``."""
+    return keras.optimizers.schedules.InverseTimeDecay(learning_rate, decay_steps=1, decay_rate=decay)
+
+
+@keras.saving.register_keras_serializable(package="keras_synthad")
+class FenceGAN(AnomalyDetector):
+    """Fence GAN anomaly detector.
+
+    The networks and defaults follow the paper's tables, picked from the input
+    shape: ``(d,)`` -> Table IV (KDD99 MLPs), ``(H, W, 1)`` -> Table II (MNIST CNNs),
+    ``(H, W, 3)`` -> Table III (CIFAR-10 CNNs). Image inputs in [0, 1] are mapped to
+    [-1, 1] inside the model to match the generator's tanh output, as the authors'
+    code does.
+
+    Args:
+        input_shape: ``(d,)`` or ``(H, W, C)``.
+        alpha: encirclement target score in (0, 1). ``None``: the paper's value.
+        beta: dispersion weight (> 0). ``None``: the paper's value.
+        gamma: weight of the discriminator's fake term, in (0, 1]. ``None``: paper.
+        latent_dim: generator noise dimension. ``None``: the paper's value.
+        encirclement: ``"log_abs"``, the paper's eq. (3), or ``"bce"``, the
+            authors' code (cross-entropy against the soft target alpha).
+        pretrain_epochs: epochs of discriminator-only training (Algorithm 1's
+            discriminator update with a fixed generator) run by the first ``fit``;
+            the paper does not mention it, the authors' code uses 15.
+        generator_units, discriminator_units: hidden sizes of the tabular MLPs
+            (default Table IV: 64-128 and 256-128-128).
+        generator_dropout: dropout after each tabular generator layer (Table IV: 0.2).
+        seed: seed of the noise `SeedGenerator`.
+
+    Example:
+
+    ```python
+    model = keras_synthad.FenceGAN(input_shape=(121,))
+    model.compile()                      # Table IV optimizers
+    model.fit(x_normal, epochs=50, batch_size=256)
+    model.calibrate(x_normal, contamination=0.05)
+    labels = model.detect(x_test)
+    ```
+    """
+
+    loss_names = ("generator_loss", "discriminator_loss")
+
+    def __init__(
+        self,
+        input_shape,
+        alpha=None,
+        beta=None,
+        gamma=None,
+        latent_dim=None,
+        encirclement="log_abs",
+        pretrain_epochs=0,
+        generator_units=None,
+        discriminator_units=None,
+        generator_dropout=0.2,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(input_shape, seed=seed, **kwargs)
+        defaults = PAPER_DEFAULTS[self.architecture]
+        self.alpha = float(defaults["alpha"] if alpha is None else alpha)
+        self.beta = float(defaults["beta"] if beta is None else beta)
+        self.gamma = float(defaults["gamma"] if gamma is None else gamma)
+        self.latent_dim = int(defaults["latent_dim"] if latent_dim is None else latent_dim)
+        self.encirclement = encirclement
+        self.pretrain_epochs = int(pretrain_epochs)
+        self.generator_dropout = float(generator_dropout)
+        self._check_arguments(generator_units, discriminator_units)
+        self.generator_units = tuple(generator_units or TABULAR_GENERATOR_UNITS)
+        self.discriminator_units = tuple(discriminator_units or TABULAR_DISCRIMINATOR_UNITS)
+        with keras.name_scope("generator"):
+            self.generator = self._build_generator()
+        with keras.name_scope("discriminator"):
+            self.discriminator = self._build_discriminator()
+        # Training phase, read when Keras traces the train function; `fit` rebuilds
+        # that function when the phase changes (a separate fit per phase).
+        self._phase = "adversarial"
+        # Saved with the model, so a reloaded model does not pretrain again.
+        self.pretrained = self.add_weight(shape=(), initializer="zeros", trainable=False, name="pretrained")
+        self.built = True
+
+    @property
+    def architecture(self) -> str:
+        if self.data_kind == "tabular":
+            return "tabular"
+        return "grayscale" if self.feature_shape[-1] == 1 else "color"
+
+    def _check_arguments(self, generator_units, discriminator_units):
+        name = type(self).__name__
+        if not 0.0 < self.alpha < 1.0:
+            raise ValueError(f"Invalid value received for argument `alpha`. Expected a value in (0, 1). Received: alpha={self.alpha}")
+        if self.beta < 0.0:
+            raise ValueError(f"Invalid value received for argument `beta`. Expected beta >= 0. Received: beta={self.beta}")
+        if not 0.0 < self.gamma <= 1.0:
+            raise ValueError(f"Invalid value received for argument `gamma`. Expected a value in (0, 1]. Received: gamma={self.gamma}")
+        if self.latent_dim <= 0:
+            raise ValueError(f"Invalid value received for argument `latent_dim`. Expected a positive integer. Received: latent_dim={self.latent_dim}")
+        if self.encirclement not in losses.ENCIRCLEMENT_KINDS:
+            raise ValueError(
+                f"Invalid value received for argument `encirclement`. Expected one of "
+                f"{losses.ENCIRCLEMENT_KINDS}. Received: encirclement={self.encirclement!r}"
+            )
+        if self.pretrain_epochs < 0:
+            raise ValueError(f"Invalid value received for argument `pretrain_epochs`. Expected >= 0. Received: pretrain_epochs={self.pretrain_epochs}")
+        if not 0.0 <= self.generator_dropout < 1.0:
+            raise ValueError(f"Invalid value received for argument `generator_dropout`. Expected a value in [0, 1). Received: generator_dropout={self.generator_dropout}")
+        if self.data_kind == "image" and (generator_units or discriminator_units):
+            raise ValueError(f"{name}: `generator_units`/`discriminator_units` apply to tabular inputs only; image inputs use the paper's CNNs.")
+
+    def _build_generator(self):
+        if self.architecture == "tabular":
+            return networks.mlp(
+                self.latent_dim,
+                self.generator_units,
+                self.feature_shape[0],
+                activation="relu",
+                dropout=self.generator_dropout,
+                name="generator",
+            )
+        if self.architecture == "grayscale":
+            return networks.fence_gan_mnist_generator(self.latent_dim, self.feature_shape)
+        return networks.fence_gan_cifar_generator(self.latent_dim, self.feature_shape)
+
+    def _build_discriminator(self):
+        if self.architecture == "tabular":
+            return networks.mlp(
+                self.feature_shape[0],
+                self.discriminator_units,
+                1,
+                activation="leaky_relu",
+                negative_slope=0.1,
+                name="discriminator",
+            )
+        if self.architecture == "grayscale":
+            return networks.fence_gan_mnist_discriminator(self.feature_shape)
+        return networks.fence_gan_cifar_discriminator(self.feature_shape)
+
+    # --- contract ------------------------------------------------------------------
+
+    def roles(self):
+        return {"generator": [self.generator], "discriminator": [self.discriminator]}
+
+    def default_optimizers(self):
+        if self.architecture == "tabular":  # Table IV
+            return {
+                "generator": keras.optimizers.Adam(keras2_decay(1e-4, 1e-3)),
+                "discriminator": keras.optimizers.SGD(keras2_decay(8e-6, 1e-3)),
+            }
+        if self.architecture == "grayscale":  # Table II (beta_1 = 0.5 from the authors' code)
+            return {
+                "generator": keras.optimizers.Adam(keras2_decay(2e-5, 1e-4), beta_1=0.5),
+                "discriminator": keras.optimizers.Adam(keras2_decay(1e-5, 1e-4), beta_1=0.5),
+            }
+        return {  # Table III
+            "generator": keras.optimizers.Adam(keras2_decay(1e-3, 1e-5), beta_1=0.5, beta_2=0.999),
+            "discriminator": keras.optimizers.Adam(keras2_decay(1e-4, 1e-5), beta_1=0.5, beta_2=0.999),
+        }
+
+    def to_model_space(self, x):
+        """Data in [0, 1] -> the space the networks work in ([-1, 1] for images)."""
+        x = ops.cast(x, "float32")
+        return x * 2.0 - 1.0 if self.data_kind == "image" else x
+
+    def sample_noise(self, batch_size):
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def call(self, x, training=False):
+        logits = self.discriminator(self.to_model_space(x), training=training)
+        return ops.reshape(ops.sigmoid(-logits), (-1,))  # 1 - D(x)
+
+    # --- Algorithm 1 ---------------------------------------------------------------------
+
+    def generator_loss(self, noise):
+        """Eq. (5): encirclement (eq. 3) + beta * dispersion (eq. 4)."""
+        generated = self.generator(noise, training=True)
+        fake_logits = self.discriminator(generated, training=True)
+        return losses.fence_gan_generator_loss(fake_logits, generated, self.alpha, self.beta, self.encirclement)
+
+    def discriminator_loss(self, x, noise):
+        """Eq. (6); the generator is held fixed (no gradient flows into it)."""
+        generated = ops.stop_gradient(self.generator(noise, training=False))
+        real_logits = self.discriminator(x, training=True)
+        fake_logits = self.discriminator(generated, training=True)
+        return losses.weighted_discriminator_loss(real_logits, fake_logits, self.gamma)
+
+    def algorithm_step(self, x, y=None):
+        x = self.to_model_space(x)
+        batch_size = ops.shape(x)[0]
+        logs = {}
+        if self._phase == "adversarial":
+            # Sample noise; update the generator on eq. (5).
+            noise = self.sample_noise(batch_size)
+            logs["generator_loss"] = self.update_role("generator", lambda: self.generator_loss(noise))
+        # Resample noise, take the real batch; update the discriminator on eq. (6).
+        noise = self.sample_noise(batch_size)
+        logs["discriminator_loss"] = self.update_role("discriminator", lambda: self.discriminator_loss(x, noise))
+        return logs
+
+    def fit(self, x=None, y=None, **kwargs):
+        """Train (Algorithm 1). The first call runs ``pretrain_epochs`` discriminator-only epochs first."""
+        if self.pretrain_epochs and not float(ops.convert_to_numpy(self.pretrained)):
+            self.pretrain_discriminator(
+                x,
+                epochs=self.pretrain_epochs,
+                batch_size=kwargs.get("batch_size"),
+                verbose=kwargs.get("verbose", "auto"),
+            )
+        return super().fit(x, y, **kwargs)
+
+    def pretrain_discriminator(self, x, epochs: int, batch_size=None, verbose="auto"):
+        """Train the discriminator alone for `epochs` (as the authors' code does before Algorithm 1)."""
+        self._phase = "pretrain"
+        self.train_function = None  # trace a discriminator-only step
+        try:
+            history = super().fit(x, epochs=epochs, batch_size=batch_size, verbose=verbose)
+        finally:
+            self._phase = "adversarial"
+            self.train_function = None
+        self.pretrained.assign(1.0)
+        return history
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "alpha": self.alpha,
+                "beta": self.beta,
+                "gamma": self.gamma,
+                "latent_dim": self.latent_dim,
+                "encirclement": self.encirclement,
+                "pretrain_epochs": self.pretrain_epochs,
+                "generator_units": list(self.generator_units),
+                "discriminator_units": list(self.discriminator_units),
+                "generator_dropout": self.generator_dropout,
+            }
+        )
+        return config

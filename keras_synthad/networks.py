@@ -1,0 +1,118 @@
+"""Network builders from the papers' architecture tables.
+
+Each builder returns a functional `keras.Model`. Discriminators end in a linear
+unit (a logit); the methods apply the sigmoid, so losses stay numerically stable.
+Build them under ``keras.name_scope(role)`` so their variables belong to that role.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+
+def _activation(name: str, negative_slope: float):
+    if name == "leaky_relu":
+        return layers.LeakyReLU(negative_slope=negative_slope)
+    return layers.Activation(name)
+
+
+def mlp(
+    input_dim: int,
+    units,
+    output_units: int,
+    activation: str = "relu",
+    negative_slope: float = 0.1,
+    dropout: float = 0.0,
+    output_activation: str | None = None,
+    name: str | None = None,
+) -> keras.Model:
+    """Dense stack ``units`` -> ``output_units``; dropout after every hidden layer."""
+    inputs = keras.Input((input_dim,))
+    h = inputs
+    for n in units:
+        h = layers.Dense(n)(h)
+        h = _activation(activation, negative_slope)(h)
+        if dropout:
+            h = layers.Dropout(dropout)(h)
+    outputs = layers.Dense(output_units, activation=output_activation)(h)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _check_divisible(image_shape, factor: int, table: str):
+    height, width, _ = image_shape
+    if height % factor or width % factor:
+        raise ValueError(
+            f"{table} upsamples by {factor}: image height and width must be multiples of "
+            f"{factor}. Received: input_shape={tuple(image_shape)}"
+        )
+
+
+def fence_gan_mnist_generator(latent_dim: int, image_shape, name: str = "generator") -> keras.Model:
+    """Fence GAN Table II generator: Dense 1024 (BN, ReLU), Dense (H/4)(W/4)128 (BN, ReLU),
+    ConvT 64 4x4/2 (BN, ReLU), ConvT C 4x4/2 tanh. Weights ~ N(0, 0.02) as in the authors' code."""
+    _check_divisible(image_shape, 4, "Fence GAN Table II")
+    height, width, channels = image_shape
+    init = keras.initializers.RandomNormal(stddev=0.02)
+    inputs = keras.Input((latent_dim,))
+    h = layers.Dense(1024, activation="relu", kernel_initializer=init)(inputs)
+    h = layers.BatchNormalization()(h)
+    h = layers.Dense((height // 4) * (width // 4) * 128, activation="relu", kernel_initializer=init)(h)
+    h = layers.BatchNormalization()(h)
+    h = layers.Reshape((height // 4, width // 4, 128))(h)
+    h = layers.Conv2DTranspose(64, 4, strides=2, padding="same", activation="relu", kernel_initializer=init)(h)
+    h = layers.BatchNormalization()(h)
+    outputs = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="tanh", kernel_initializer=init)(h)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def fence_gan_mnist_discriminator(image_shape, name: str = "discriminator") -> keras.Model:
+    """Fence GAN Table II discriminator: Conv 64 4x4/2, Conv 64 4x4/2, Dense 1024
+    (LeakyReLU 0.1 each), Dense 1 (logit)."""
+    init = keras.initializers.RandomNormal(stddev=0.02)
+    inputs = keras.Input(tuple(image_shape))
+    h = inputs
+    for _ in range(2):
+        h = layers.Conv2D(64, 4, strides=2, padding="same", kernel_initializer=init)(h)
+        h = layers.LeakyReLU(negative_slope=0.1)(h)
+    h = layers.Flatten()(h)
+    h = layers.Dense(1024, kernel_initializer=init)(h)
+    h = layers.LeakyReLU(negative_slope=0.1)(h)
+    outputs = layers.Dense(1, kernel_initializer=init)(h)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def fence_gan_cifar_generator(latent_dim: int, image_shape, name: str = "generator") -> keras.Model:
+    """Fence GAN Table III generator: Dense (H/16)(W/16)256, then ConvT 128, 64, 32, C
+    (5x5, stride 2); BN + LeakyReLU 0.2 between, tanh output."""
+    _check_divisible(image_shape, 16, "Fence GAN Table III")
+    height, width, channels = image_shape
+    init = "glorot_normal"
+    inputs = keras.Input((latent_dim,))
+    h = layers.Dense((height // 16) * (width // 16) * 256, kernel_initializer=init)(inputs)
+    h = layers.Reshape((height // 16, width // 16, 256))(h)
+    for filters in (None, 128, 64, 32):
+        if filters is not None:
+            h = layers.Conv2DTranspose(filters, 5, strides=2, padding="same", kernel_initializer=init)(h)
+        h = layers.BatchNormalization()(h)
+        h = layers.LeakyReLU(negative_slope=0.2)(h)
+    h = layers.Conv2DTranspose(channels, 5, strides=2, padding="same", kernel_initializer=init)(h)
+    outputs = layers.Activation("tanh")(h)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def fence_gan_cifar_discriminator(image_shape, name: str = "discriminator") -> keras.Model:
+    """Fence GAN Table III discriminator: Conv 32, 64, 128 (5x5/2, BN, LeakyReLU 0.2),
+    Conv 256 (LeakyReLU 0.2), Dropout 0.2, Dense 1 (logit)."""
+    init = "glorot_normal"
+    inputs = keras.Input(tuple(image_shape))
+    h = inputs
+    for filters in (32, 64, 128, 256):
+        h = layers.Conv2D(filters, 5, strides=2, padding="same", kernel_initializer=init)(h)
+        if filters != 256:
+            h = layers.BatchNormalization()(h)
+        h = layers.LeakyReLU(negative_slope=0.2)(h)
+    h = layers.Flatten()(h)
+    h = layers.Dropout(0.2)(h)
+    outputs = layers.Dense(1, kernel_initializer=init)(h)
+    return keras.Model(inputs, outputs, name=name)
