@@ -233,6 +233,24 @@ class AnomalyDetector(keras.Model):
 
     # --- serialization ---------------------------------------------------------------
 
+    def _rng_states(self):
+        # Keras saves layers' own variables but not SeedGenerator states (ours and the
+        # Dropout layers'), so a restored model would draw different noise. They are
+        # the non-trainable variables SeedGenerator names "seed_generator_state".
+        return [v for v in self.non_trainable_variables if v.path.endswith("seed_generator_state")]
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        for i, state in enumerate(self._rng_states()):
+            store[f"rng_{i}"] = keras.ops.convert_to_numpy(state)
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        for i, state in enumerate(self._rng_states()):
+            if f"rng_{i}" in keys:
+                state.assign(keras.ops.cast(np.asarray(store[f"rng_{i}"]), state.dtype))
+        super().load_own_variables({k: store[k] for k in keys if not k.startswith("rng_")})
+
     def get_config(self):
         config = super().get_config()
         config.update({"input_shape": list(self.feature_shape), "seed": self.seed})

@@ -1,0 +1,1 @@
+"""Paper reproductions and speed measurements (run as ``python -m benchmarks.<name>``)."""

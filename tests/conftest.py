@@ -1,0 +1,38 @@
+"""Shared fixtures. Tests run once per backend: ``KERAS_BACKEND=<name> pytest``."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import keras_synthad as ks  # noqa: E402
+
+BACKEND = keras.backend.backend()
+
+
+def tiny_fence_gan(width: int = 4, **kwargs) -> ks.FenceGAN:
+    """A Fence GAN small enough for unit tests (same code path as the paper's)."""
+    defaults = dict(latent_dim=4, generator_units=(16,), discriminator_units=(16,), generator_dropout=0.0, seed=0)
+    defaults.update(kwargs)
+    return ks.FenceGAN(input_shape=(width,), **defaults)
+
+
+def fast_optimizers(lr: float = 1e-2) -> dict:
+    return {"generator": keras.optimizers.Adam(lr), "discriminator": keras.optimizers.Adam(lr)}
+
+
+@pytest.fixture
+def normal_data() -> np.ndarray:
+    """512 rows of a tight cluster in [0, 1]^4."""
+    rng = np.random.default_rng(0)
+    return rng.normal(0.5, 0.05, (512, 4)).clip(0, 1).astype("float32")
+
+
+@pytest.fixture
+def far_data() -> np.ndarray:
+    """Points in the corners of [0, 1]^4, far from the normal cluster."""
+    rng = np.random.default_rng(1)
+    return rng.choice([0.02, 0.98], size=(256, 4)).astype("float32") + rng.normal(0, 0.01, (256, 4)).astype("float32")

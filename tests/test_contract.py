@@ -1,0 +1,169 @@
+"""The detector contract of DESIGN.md, on Fence GAN."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from conftest import BACKEND, fast_optimizers, tiny_fence_gan
+
+import keras_synthad as ks
+from keras_synthad import metrics
+from keras_synthad.methods.fence_gan import keras2_decay
+
+
+@pytest.fixture
+def trained(normal_data):
+    keras.utils.set_random_seed(0)
+    model = tiny_fence_gan()
+    model.compile(optimizer=fast_optimizers())
+    model.fit(normal_data, epochs=8, batch_size=64, verbose=0)
+    return model
+
+
+def test_scores_are_a_float_vector_higher_for_anomalies(trained, normal_data, far_data):
+    scores_normal = trained.predict(normal_data, verbose=0)
+    scores_far = trained.predict(far_data, verbose=0)
+    assert scores_normal.shape == (len(normal_data),) and scores_normal.dtype == np.float32
+    assert np.mean(scores_far) > np.mean(scores_normal)
+    y = np.r_[np.zeros(len(normal_data)), np.ones(len(far_data))]
+    assert metrics.roc_auc(y, np.r_[scores_normal, scores_far]) > 0.9
+
+
+def test_call_returns_the_score(trained, normal_data):
+    direct = keras.ops.convert_to_numpy(trained(normal_data[:10]))
+    np.testing.assert_allclose(direct, trained.predict(normal_data[:10], verbose=0), atol=1e-6)
+
+
+def test_calibrate_sets_a_non_trainable_threshold_and_detect_uses_it(trained, normal_data, far_data):
+    with pytest.raises(ValueError, match="calibrate"):
+        trained.detect(normal_data)
+    threshold = trained.calibrate(normal_data, contamination=0.1)
+    assert any(w is trained.threshold for w in trained.non_trainable_weights)
+    assert float(trained.threshold) == pytest.approx(threshold)
+    labels = trained.detect(normal_data)
+    assert set(np.unique(labels)) <= {0, 1}
+    assert labels.mean() == pytest.approx(0.1, abs=0.01)
+    assert trained.detect(far_data).mean() > 0.9
+
+
+@pytest.mark.parametrize("contamination", [0, 1, -0.1, 1.5])
+def test_calibrate_rejects_bad_contamination(trained, normal_data, contamination):
+    with pytest.raises(ValueError, match="contamination"):
+        trained.calibrate(normal_data, contamination=contamination)
+
+
+def test_get_config_round_trips_every_argument():
+    model = tiny_fence_gan(alpha=0.3, beta=12.0, gamma=0.7, encirclement="bce", pretrain_epochs=2, seed=5, name="fg")
+    config = model.get_config()
+    for key, value in dict(alpha=0.3, beta=12.0, gamma=0.7, latent_dim=4, encirclement="bce", pretrain_epochs=2, generator_units=[16], discriminator_units=[16], generator_dropout=0.0, seed=5, input_shape=[4], name="fg").items():
+        assert config[key] == value, key
+    assert ks.FenceGAN.from_config(config).get_config() == config
+
+
+def test_compile_without_arguments_uses_the_papers_optimizers():
+    model = ks.FenceGAN(input_shape=(121,))
+    model.compile()
+    generator = next(o for o in model.optimizer.optimizers if o.name == "generator")
+    discriminator = next(o for o in model.optimizer.optimizers if o.name == "discriminator")
+    assert isinstance(model.optimizer, keras.optimizers.MultiOptimizer)
+    assert isinstance(generator, keras.optimizers.Adam) and isinstance(discriminator, keras.optimizers.SGD)
+    # Table IV: Adam 1e-4 and SGD 8e-6, Keras-2 decay 1e-3 (lr / (1 + decay * step)).
+    assert float(generator.learning_rate) == pytest.approx(1e-4)
+    assert float(discriminator.learning_rate) == pytest.approx(8e-6)
+    schedule = generator.get_config()["learning_rate"]
+    assert schedule["class_name"] == "InverseTimeDecay"
+    assert schedule["config"]["decay_rate"] == pytest.approx(1e-3) and schedule["config"]["decay_steps"] == 1
+    assert float(keras2_decay(1e-4, 1e-3)(1000)) == pytest.approx(1e-4 / 2)
+
+
+def test_compile_rejects_bad_optimizers_and_losses():
+    model = tiny_fence_gan()
+    with pytest.raises(ValueError, match="one optimizer per role"):
+        model.compile(optimizer={"generator": "adam"})
+    with pytest.raises(ValueError, match="optimizer"):
+        model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match="loss"):
+        model.compile(loss="mse")
+
+
+def test_save_load_round_trip_without_custom_objects(trained, normal_data, tmp_path):
+    trained.calibrate(normal_data, contamination=0.05)
+    path = tmp_path / "model.keras"
+    trained.save(path)
+    restored = keras.saving.load_model(path)
+    assert type(restored) is ks.FenceGAN
+    np.testing.assert_allclose(restored.predict(normal_data, verbose=0), trained.predict(normal_data, verbose=0), atol=1e-6)
+    np.testing.assert_array_equal(restored.detect(normal_data), trained.detect(normal_data))
+    iterations = {o.name: int(o.iterations) for o in restored.optimizer.optimizers}
+    assert iterations == {o.name: int(o.iterations) for o in trained.optimizer.optimizers}
+    assert iterations["generator"] > 0
+
+
+_SCORE_ELSEWHERE = textwrap.dedent(
+    """
+    import json, sys
+    import keras, numpy as np
+    model = keras.saving.load_model(sys.argv[1])
+    x = np.load(sys.argv[2])
+    print(json.dumps({"scores": model.predict(x, verbose=0).tolist(), "labels": model.detect(x).tolist()}))
+    """
+)
+
+
+@pytest.mark.parametrize("other", [b for b in ("tensorflow", "jax", "torch") if b != BACKEND])
+def test_model_trained_here_scores_identically_on_other_backends(trained, normal_data, far_data, tmp_path, other):
+    trained.calibrate(normal_data, contamination=0.05)
+    x = np.r_[normal_data[:50], far_data[:50]]
+    trained.save(tmp_path / "model.keras")
+    np.save(tmp_path / "x.npy", x)
+    env = {**os.environ, "KERAS_BACKEND": other, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(
+        [sys.executable, "-c", _SCORE_ELSEWHERE, str(tmp_path / "model.keras"), str(tmp_path / "x.npy")],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(result["scores"], trained.predict(x, verbose=0), atol=1e-5)
+    np.testing.assert_array_equal(result["labels"], trained.detect(x))
+
+
+class TestBadInput:
+    def setup_method(self):
+        self.model = tiny_fence_gan()
+        self.model.compile(optimizer=fast_optimizers())
+
+    @pytest.mark.parametrize(
+        "x, message",
+        [
+            (np.full((8, 4), np.nan, "float32"), "NaN or infinite"),
+            (np.r_[np.full((7, 4), 0.5), [[0.5, np.inf, 0.5, 0.5]]], "NaN or infinite"),
+            (np.zeros((0, 4)), "empty"),
+            (np.zeros((8,)), "rank"),
+            (np.zeros((8, 4, 1)), "rank"),
+            (np.zeros((8, 5)), "width"),
+            (np.full((8, 4), 1.5), r"outside \[0, 1\]"),
+            (np.full((8, 4), -0.2), r"outside \[0, 1\]"),
+            (np.array([["a", "b", "c", "d"]]), "numeric"),
+        ],
+    )
+    def test_fit_names_the_problem(self, x, message):
+        with pytest.raises(ValueError, match=message):
+            self.model.fit(x, epochs=1, verbose=0)
+
+    def test_fit_refuses_labels_for_an_unsupervised_method(self, normal_data):
+        with pytest.raises(ValueError, match="unsupervised"):
+            self.model.fit(normal_data, np.zeros(len(normal_data)), epochs=1, verbose=0)
+
+    @pytest.mark.parametrize("x, message", [(np.full((3, 4), np.nan), "NaN"), (np.zeros((3, 7)), "width"), (np.zeros((0, 4)), "empty")])
+    def test_predict_names_the_problem(self, x, message):
+        with pytest.raises(ValueError, match=message):
+            self.model.predict(x, verbose=0)
+
+    def test_scoring_accepts_values_outside_the_unit_interval(self):
+        # Test rows scaled with training statistics may fall outside [0, 1].
+        assert self.model.predict(np.full((3, 4), 1.5, "float32"), verbose=0).shape == (3,)
