@@ -25,7 +25,6 @@ import argparse
 import time
 
 import keras
-import numpy as np
 
 import keras_synthad as ks
 from benchmarks.common import environment, mean_std, write_json
@@ -95,7 +94,17 @@ def main(argv=None):
     frame = load_kddcup99()
     x, _, _ = kdd_features(frame)
     rows = [run_seed(x, frame["label"].to_numpy(), seed, args) for seed in parse_seeds(args.seeds)]
-    keys = ["precision", "recall", "f1", "auroc", "auprc", "calibrated_precision", "calibrated_recall", "calibrated_f1", "train_seconds"]
+    keys = [
+        "precision",
+        "recall",
+        "f1",
+        "auroc",
+        "auprc",
+        "calibrated_precision",
+        "calibrated_recall",
+        "calibrated_f1",
+        "train_seconds",
+    ]
     summary = mean_std(rows, keys)
     output = args.output or (
         f"benchmarks/results/fence_gan_kdd99_{keras.backend.backend()}_{args.encirclement}_d-{args.discriminator_optimizer}.json"

@@ -14,14 +14,26 @@ import sys
 def _quickstart(args) -> int:
     from keras_synthad.quickstart import format_report, run
 
-    report = run(output_dir=args.output_dir, epochs=args.epochs, pretrain_epochs=args.pretrain_epochs, seed=args.seed, verbose=args.verbose)
+    report = run(
+        output_dir=args.output_dir,
+        epochs=args.epochs,
+        pretrain_epochs=args.pretrain_epochs,
+        seed=args.seed,
+        verbose=args.verbose,
+    )
     print(format_report(report))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="synthad", description="Anomaly detection from synthetic anomalies (Keras 3).")
-    parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"], help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
+    parser = argparse.ArgumentParser(
+        prog="synthad", description="Anomaly detection from synthetic anomalies (Keras 3)."
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["tensorflow", "jax", "torch"],
+        help="Keras backend (default: $KERAS_BACKEND or tensorflow)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     quick = commands.add_parser("quickstart", help="train Fence GAN on the embedded KDD Cup 99 sample and report")
     quick.add_argument("--output-dir", default="synthad_output")

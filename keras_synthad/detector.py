@@ -108,7 +108,7 @@ class AnomalyDetector(keras.Model):
             optimizer = multi_role_optimizer({r: keras.optimizers.get(optimizer[r]) for r in roles})
         elif not isinstance(optimizer, keras.optimizers.MultiOptimizer):
             raise ValueError(
-                "Invalid value received for argument `optimizer`. Expected \"auto\", a dict "
+                'Invalid value received for argument `optimizer`. Expected "auto", a dict '
                 f"{{role: optimizer}} for roles {sorted(roles)}, or a keras.optimizers."
                 f"MultiOptimizer. Received: optimizer={optimizer!r}"
             )

@@ -30,7 +30,9 @@ def encirclement_loss(fake_logits, alpha: float, kind: str = "log_abs", epsilon:
         return ops.mean(ops.log(ops.abs(alpha - ops.sigmoid(fake_logits)) + epsilon))
     if kind == "bce":
         return ops.mean(alpha * ops.softplus(-fake_logits) + (1.0 - alpha) * ops.softplus(fake_logits))
-    raise ValueError(f"Invalid value received for argument `kind`. Expected one of {ENCIRCLEMENT_KINDS}. Received: kind={kind!r}")
+    raise ValueError(
+        f"Invalid value received for argument `kind`. Expected one of {ENCIRCLEMENT_KINDS}. Received: kind={kind!r}"
+    )
 
 
 def dispersion_loss(generated):

@@ -62,7 +62,9 @@ def fence_gan_mnist_generator(latent_dim: int, image_shape, name: str = "generat
     h = layers.Reshape((height // 4, width // 4, 128))(h)
     h = layers.Conv2DTranspose(64, 4, strides=2, padding="same", activation="relu", kernel_initializer=init)(h)
     h = layers.BatchNormalization()(h)
-    outputs = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="tanh", kernel_initializer=init)(h)
+    outputs = layers.Conv2DTranspose(
+        channels, 4, strides=2, padding="same", activation="tanh", kernel_initializer=init
+    )(h)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -19,7 +19,14 @@ from keras_synthad.data import MinMaxScaler, fence_gan_split, kdd_features, load
 from keras_synthad.methods.fence_gan import FenceGAN
 
 
-def run(output_dir: str | Path = "synthad_output", epochs: int = 50, pretrain_epochs: int = 15, contamination: float = 0.05, seed: int = 0, verbose: int | str = "auto") -> dict:
+def run(
+    output_dir: str | Path = "synthad_output",
+    epochs: int = 50,
+    pretrain_epochs: int = 15,
+    contamination: float = 0.05,
+    seed: int = 0,
+    verbose: int | str = "auto",
+) -> dict:
     """Train, calibrate, evaluate and save; returns the report (also written as report.json)."""
     keras.utils.set_random_seed(seed)
     frame = load_sample()

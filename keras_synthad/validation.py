@@ -37,9 +37,7 @@ def check_input_shape(input_shape) -> tuple[int, ...]:
     return shape
 
 
-def check_features(
-    x, feature_shape: tuple[int, ...], name: str = "x", unit_interval: bool = False
-) -> np.ndarray:
+def check_features(x, feature_shape: tuple[int, ...], name: str = "x", unit_interval: bool = False) -> np.ndarray:
     """Return `x` as a float32 array of shape (n, *feature_shape), or raise.
 
     Raises `ValueError` for non-numeric, empty, wrongly shaped or non-finite input,
@@ -51,15 +49,12 @@ def check_features(
         raise ValueError(f"`{name}` must be numeric; it could not be converted to float32: {err}") from None
     expected = "(n, " + ", ".join(str(s) for s in feature_shape) + ")"
     if array.ndim != len(feature_shape) + 1:
-        raise ValueError(
-            f"`{name}` has the wrong rank: expected shape {expected}, received shape {array.shape}."
-        )
+        raise ValueError(f"`{name}` has the wrong rank: expected shape {expected}, received shape {array.shape}.")
     if array.shape[0] == 0:
         raise ValueError(f"`{name}` is empty: received shape {array.shape}, at least one row is needed.")
     if tuple(array.shape[1:]) != tuple(feature_shape):
         raise ValueError(
-            f"`{name}` has the wrong width: the model was built for shape {expected}, "
-            f"received shape {array.shape}."
+            f"`{name}` has the wrong width: the model was built for shape {expected}, received shape {array.shape}."
         )
     finite = np.isfinite(array)
     if not finite.all():
@@ -87,7 +82,9 @@ def check_labels(y, n: int, name: str = "y") -> np.ndarray:
     if array.ndim != 1 or array.shape[0] != n:
         raise ValueError(f"`{name}` must be a vector of {n} labels (one per row of x); received shape {array.shape}.")
     if not np.isin(array, (0, 1)).all():
-        raise ValueError(f"`{name}` must hold only 0 (normal/unlabelled) and 1 (known anomaly); received values {np.unique(array)[:10]}.")
+        raise ValueError(
+            f"`{name}` must hold only 0 (normal/unlabelled) and 1 (known anomaly); received values {np.unique(array)[:10]}."
+        )
     return array.astype(np.int32)
 
 

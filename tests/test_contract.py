@@ -21,7 +21,7 @@ def trained(normal_data):
     keras.utils.set_random_seed(0)
     model = tiny_fence_gan()
     model.compile(optimizer=fast_optimizers())
-    model.fit(normal_data, epochs=8, batch_size=64, verbose=0)
+    model.fit(normal_data, epochs=40, batch_size=64, verbose=0)
     return model
 
 
@@ -60,7 +60,20 @@ def test_calibrate_rejects_bad_contamination(trained, normal_data, contamination
 def test_get_config_round_trips_every_argument():
     model = tiny_fence_gan(alpha=0.3, beta=12.0, gamma=0.7, encirclement="bce", pretrain_epochs=2, seed=5, name="fg")
     config = model.get_config()
-    for key, value in dict(alpha=0.3, beta=12.0, gamma=0.7, latent_dim=4, encirclement="bce", pretrain_epochs=2, generator_units=[16], discriminator_units=[16], generator_dropout=0.0, seed=5, input_shape=[4], name="fg").items():
+    for key, value in dict(
+        alpha=0.3,
+        beta=12.0,
+        gamma=0.7,
+        latent_dim=4,
+        encirclement="bce",
+        pretrain_epochs=2,
+        generator_units=[16],
+        discriminator_units=[16],
+        generator_dropout=0.0,
+        seed=5,
+        input_shape=[4],
+        name="fg",
+    ).items():
         assert config[key] == value, key
     assert ks.FenceGAN.from_config(config).get_config() == config
 
@@ -97,7 +110,9 @@ def test_save_load_round_trip_without_custom_objects(trained, normal_data, tmp_p
     trained.save(path)
     restored = keras.saving.load_model(path)
     assert type(restored) is ks.FenceGAN
-    np.testing.assert_allclose(restored.predict(normal_data, verbose=0), trained.predict(normal_data, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        restored.predict(normal_data, verbose=0), trained.predict(normal_data, verbose=0), atol=1e-6
+    )
     np.testing.assert_array_equal(restored.detect(normal_data), trained.detect(normal_data))
     iterations = {o.name: int(o.iterations) for o in restored.optimizer.optimizers}
     assert iterations == {o.name: int(o.iterations) for o in trained.optimizer.optimizers}
@@ -108,6 +123,7 @@ _SCORE_ELSEWHERE = textwrap.dedent(
     """
     import json, sys
     import keras, numpy as np
+    import keras_synthad  # registers the classes; no custom_objects needed
     model = keras.saving.load_model(sys.argv[1])
     x = np.load(sys.argv[2])
     print(json.dumps({"scores": model.predict(x, verbose=0).tolist(), "labels": model.detect(x).tolist()}))
@@ -124,7 +140,11 @@ def test_model_trained_here_scores_identically_on_other_backends(trained, normal
     env = {**os.environ, "KERAS_BACKEND": other, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(
         [sys.executable, "-c", _SCORE_ELSEWHERE, str(tmp_path / "model.keras"), str(tmp_path / "x.npy")],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -159,7 +179,9 @@ class TestBadInput:
         with pytest.raises(ValueError, match="unsupervised"):
             self.model.fit(normal_data, np.zeros(len(normal_data)), epochs=1, verbose=0)
 
-    @pytest.mark.parametrize("x, message", [(np.full((3, 4), np.nan), "NaN"), (np.zeros((3, 7)), "width"), (np.zeros((0, 4)), "empty")])
+    @pytest.mark.parametrize(
+        "x, message", [(np.full((3, 4), np.nan), "NaN"), (np.zeros((3, 7)), "width"), (np.zeros((0, 4)), "empty")]
+    )
     def test_predict_names_the_problem(self, x, message):
         with pytest.raises(ValueError, match=message):
             self.model.predict(x, verbose=0)

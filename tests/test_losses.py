@@ -13,7 +13,9 @@ def _logit(p):
 def test_encirclement_is_smallest_at_alpha(kind):
     alpha = 0.3
     probs = np.array([0.05, 0.2, 0.29, 0.3, 0.31, 0.5, 0.9])
-    values = [float(losses.encirclement_loss(ops.convert_to_tensor(_logit(np.full((4, 1), p))), alpha, kind)) for p in probs]
+    values = [
+        float(losses.encirclement_loss(ops.convert_to_tensor(_logit(np.full((4, 1), p))), alpha, kind)) for p in probs
+    ]
     assert int(np.argmin(values)) == 3
 
 

@@ -12,7 +12,7 @@ def _weights(network):
 
 
 def _changed(before, network):
-    return any(not np.array_equal(b, a) for b, a in zip(before, _weights(network)))
+    return any(not np.array_equal(b, a) for b, a in zip(before, _weights(network), strict=True))
 
 
 def _iterations(model):
@@ -75,7 +75,7 @@ def test_set_random_seed_makes_runs_identical(normal_data):
 
     (scores_a, gen_a), (scores_b, gen_b) = run(), run()
     np.testing.assert_array_equal(scores_a, scores_b)
-    for a, b in zip(gen_a, gen_b):
+    for a, b in zip(gen_a, gen_b, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -107,6 +107,12 @@ def test_backup_and_restore_resumes_with_every_roles_optimizer_state(normal_data
     history = resumed.fit(normal_data, epochs=4, batch_size=64, shuffle=False, verbose=0, callbacks=[backup])
     assert len(history.history["generator_loss"]) == 2  # only epochs 3 and 4 ran
     assert _iterations(resumed) == {"generator": 32, "discriminator": 32}
-    for a, b in zip(_weights(resumed.generator) + _weights(resumed.discriminator), _weights(uninterrupted.generator) + _weights(uninterrupted.discriminator)):
+    for a, b in zip(
+        _weights(resumed.generator) + _weights(resumed.discriminator),
+        _weights(uninterrupted.generator) + _weights(uninterrupted.discriminator),
+        strict=True,
+    ):
         np.testing.assert_allclose(a, b, atol=1e-5)
-    np.testing.assert_allclose(resumed.predict(normal_data, verbose=0), uninterrupted.predict(normal_data, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        resumed.predict(normal_data, verbose=0), uninterrupted.predict(normal_data, verbose=0), atol=1e-5
+    )

@@ -24,8 +24,7 @@ elif _BACKEND == "torch":
     from keras_synthad.backend.torch import train_step, update_role
 else:  # pragma: no cover - Keras itself rejects other names first
     raise ImportError(
-        f"keras_synthad supports the tensorflow, jax and torch backends. "
-        f"Received: KERAS_BACKEND={_BACKEND!r}"
+        f"keras_synthad supports the tensorflow, jax and torch backends. Received: KERAS_BACKEND={_BACKEND!r}"
     )
 
 __all__ = ["train_step", "update_role"]

@@ -28,7 +28,9 @@ def _state_groups(model):
 
 def train_step(model, state, data):
     groups = _state_groups(model)
-    mapping = [pair for variables, values in zip(groups, state) for pair in zip(variables, values)]
+    mapping = [
+        pair for variables, values in zip(groups, state, strict=True) for pair in zip(variables, values, strict=True)
+    ]
     with StatelessScope(state_mapping=mapping) as scope:
         logs = model.run_algorithm_step(data)
     new_state = tuple([scope.get_current_value(v) for v in variables] for variables in groups)
@@ -42,15 +44,13 @@ def update_role(model, variables, optimizer, loss_fn):
     other_values = [v.value for v in others]
 
     def loss_and_updates(role_values):
-        mapping = list(zip(variables, role_values)) + list(zip(others, other_values))
+        mapping = list(zip(variables, role_values, strict=True)) + list(zip(others, other_values, strict=True))
         with StatelessScope(state_mapping=mapping) as scope:
             loss = loss_fn()
         return loss, [scope.get_current_value(v) for v in others]
 
-    (loss, updates), grads = jax.value_and_grad(loss_and_updates, has_aux=True)(
-        [v.value for v in variables]
-    )
-    for v, new in zip(others, updates):  # RNG state, batch-norm statistics
+    (loss, updates), grads = jax.value_and_grad(loss_and_updates, has_aux=True)([v.value for v in variables])
+    for v, new in zip(others, updates, strict=True):  # RNG state, batch-norm statistics
         v.assign(new)
     optimizer.apply(grads, variables)
     return loss

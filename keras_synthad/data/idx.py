@@ -37,9 +37,13 @@ def load_idx_images(dataset: str = "mnist", split: str = "train") -> tuple[np.nd
         ``(images, labels)``: float32 images (n, 28, 28, 1) in [0, 1] and int64 labels.
     """
     if dataset not in ("mnist", "fashion_mnist"):
-        raise ValueError(f"Invalid value received for argument `dataset`. Expected 'mnist' or 'fashion_mnist'. Received: dataset={dataset!r}")
+        raise ValueError(
+            f"Invalid value received for argument `dataset`. Expected 'mnist' or 'fashion_mnist'. Received: dataset={dataset!r}"
+        )
     if split not in ("train", "test"):
-        raise ValueError(f"Invalid value received for argument `split`. Expected 'train' or 'test'. Received: split={split!r}")
+        raise ValueError(
+            f"Invalid value received for argument `split`. Expected 'train' or 'test'. Received: split={split!r}"
+        )
     prefix = "train" if split == "train" else "t10k"
     images = read_idx(data_dir(dataset, f"{prefix}-images-idx3-ubyte.gz"))
     labels = read_idx(data_dir(dataset, f"{prefix}-labels-idx1-ubyte.gz"))

@@ -71,7 +71,9 @@ def fence_gan_split(labels, seed: int, normal_label: str = "normal."):
     attack = np.flatnonzero(labels != normal_label)
     normal = np.flatnonzero(labels == normal_label)
     if len(attack) < 2 or len(normal) < 2:
-        raise ValueError(f"fence_gan_split needs at least 2 attack and 2 {normal_label!r} rows; got {len(attack)} and {len(normal)}")
+        raise ValueError(
+            f"fence_gan_split needs at least 2 attack and 2 {normal_label!r} rows; got {len(attack)} and {len(normal)}"
+        )
     attack = rng.permutation(attack)
     normal = rng.permutation(normal)
     train = np.sort(attack[: len(attack) // 2])

@@ -93,8 +93,9 @@ class FenceGAN(AnomalyDetector):
         self.pretrain_epochs = int(pretrain_epochs)
         self.generator_dropout = float(generator_dropout)
         self._check_arguments(generator_units, discriminator_units)
-        self.generator_units = tuple(generator_units or TABULAR_GENERATOR_UNITS)
-        self.discriminator_units = tuple(discriminator_units or TABULAR_DISCRIMINATOR_UNITS)
+        tabular = self.data_kind == "tabular"
+        self.generator_units = tuple(generator_units or TABULAR_GENERATOR_UNITS) if tabular else None
+        self.discriminator_units = tuple(discriminator_units or TABULAR_DISCRIMINATOR_UNITS) if tabular else None
         with keras.name_scope("generator"):
             self.generator = self._build_generator()
         with keras.name_scope("discriminator"):
@@ -115,24 +116,38 @@ class FenceGAN(AnomalyDetector):
     def _check_arguments(self, generator_units, discriminator_units):
         name = type(self).__name__
         if not 0.0 < self.alpha < 1.0:
-            raise ValueError(f"Invalid value received for argument `alpha`. Expected a value in (0, 1). Received: alpha={self.alpha}")
+            raise ValueError(
+                f"Invalid value received for argument `alpha`. Expected a value in (0, 1). Received: alpha={self.alpha}"
+            )
         if self.beta < 0.0:
-            raise ValueError(f"Invalid value received for argument `beta`. Expected beta >= 0. Received: beta={self.beta}")
+            raise ValueError(
+                f"Invalid value received for argument `beta`. Expected beta >= 0. Received: beta={self.beta}"
+            )
         if not 0.0 < self.gamma <= 1.0:
-            raise ValueError(f"Invalid value received for argument `gamma`. Expected a value in (0, 1]. Received: gamma={self.gamma}")
+            raise ValueError(
+                f"Invalid value received for argument `gamma`. Expected a value in (0, 1]. Received: gamma={self.gamma}"
+            )
         if self.latent_dim <= 0:
-            raise ValueError(f"Invalid value received for argument `latent_dim`. Expected a positive integer. Received: latent_dim={self.latent_dim}")
+            raise ValueError(
+                f"Invalid value received for argument `latent_dim`. Expected a positive integer. Received: latent_dim={self.latent_dim}"
+            )
         if self.encirclement not in losses.ENCIRCLEMENT_KINDS:
             raise ValueError(
                 f"Invalid value received for argument `encirclement`. Expected one of "
                 f"{losses.ENCIRCLEMENT_KINDS}. Received: encirclement={self.encirclement!r}"
             )
         if self.pretrain_epochs < 0:
-            raise ValueError(f"Invalid value received for argument `pretrain_epochs`. Expected >= 0. Received: pretrain_epochs={self.pretrain_epochs}")
+            raise ValueError(
+                f"Invalid value received for argument `pretrain_epochs`. Expected >= 0. Received: pretrain_epochs={self.pretrain_epochs}"
+            )
         if not 0.0 <= self.generator_dropout < 1.0:
-            raise ValueError(f"Invalid value received for argument `generator_dropout`. Expected a value in [0, 1). Received: generator_dropout={self.generator_dropout}")
+            raise ValueError(
+                f"Invalid value received for argument `generator_dropout`. Expected a value in [0, 1). Received: generator_dropout={self.generator_dropout}"
+            )
         if self.data_kind == "image" and (generator_units or discriminator_units):
-            raise ValueError(f"{name}: `generator_units`/`discriminator_units` apply to tabular inputs only; image inputs use the paper's CNNs.")
+            raise ValueError(
+                f"{name}: `generator_units`/`discriminator_units` apply to tabular inputs only; image inputs use the paper's CNNs."
+            )
 
     def _build_generator(self):
         if self.architecture == "tabular":
@@ -256,8 +271,8 @@ class FenceGAN(AnomalyDetector):
                 "latent_dim": self.latent_dim,
                 "encirclement": self.encirclement,
                 "pretrain_epochs": self.pretrain_epochs,
-                "generator_units": list(self.generator_units),
-                "discriminator_units": list(self.discriminator_units),
+                "generator_units": list(self.generator_units) if self.generator_units else None,
+                "discriminator_units": list(self.discriminator_units) if self.discriminator_units else None,
                 "generator_dropout": self.generator_dropout,
             }
         )
