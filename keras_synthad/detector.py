@@ -135,7 +135,7 @@ class AnomalyDetector(keras.Model):
             raise ValueError(f"Trainable variables belong to no role: {stray}")
 
     def get_compile_config(self):
-        if self.optimizer is None:
+        if getattr(self, "optimizer", None) is None:
             return None
         return {
             "optimizer": keras.saving.serialize_keras_object(self.optimizer),
@@ -188,7 +188,7 @@ class AnomalyDetector(keras.Model):
                         "received `y`. Call fit(x) with normal data only."
                     )
                 y = check_labels(y, x.shape[0])
-        if self.optimizer is None:
+        if getattr(self, "optimizer", None) is None:
             self.compile()
         return super().fit(x, y, **kwargs)
 

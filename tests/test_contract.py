@@ -94,6 +94,12 @@ def test_compile_without_arguments_uses_the_papers_optimizers():
     assert float(keras2_decay(1e-4, 1e-3)(1000)) == pytest.approx(1e-4 / 2)
 
 
+def test_fit_without_compile_uses_the_papers_optimizers(normal_data):
+    model = tiny_fence_gan()
+    model.fit(normal_data, epochs=1, batch_size=256, verbose=0)
+    assert {o.name: type(o).__name__ for o in model.optimizer.optimizers} == {"generator": "Adam", "discriminator": "SGD"}
+
+
 def test_compile_rejects_bad_optimizers_and_losses():
     model = tiny_fence_gan()
     with pytest.raises(ValueError, match="one optimizer per role"):
