@@ -172,25 +172,44 @@ class AnomalyDetector(keras.Model):
     def metrics(self):
         return list(self.loss_trackers)
 
+    def check_fit_inputs(self, x, y=None, kwargs=None):
+        """Validate `fit`'s arguments; returns the checked ``(x, y)``."""
+        for refused in ("validation_data", "validation_split"):
+            if (kwargs or {}).get(refused):
+                raise ValueError(
+                    f"{type(self).__name__}.fit() takes no `{refused}`: the training losses are not a "
+                    "validation metric. Score held-out data with predict() and keras_synthad.metrics."
+                )
+        if not is_array_like(x):
+            return x, y  # tf.data / PyDataset / generators: Keras iterates them unchecked
+        x = check_features(x, self.feature_shape, unit_interval=True, min_rows=2)
+        if y is not None:
+            if not self.supports_known_anomalies:
+                raise ValueError(
+                    f"{type(self).__name__} is unsupervised and takes no labels; "
+                    "received `y`. Call fit(x) with normal data only."
+                )
+            y = check_labels(y, x.shape[0])
+        return x, y
+
     def fit(self, x=None, y=None, **kwargs):
         """Train on normal data scaled to [0, 1] (arrays, `tf.data` or `PyDataset`).
 
-        Array input is checked first (NaN/inf, rank, width, emptiness, [0, 1]);
-        ``y`` (1 = known anomaly) only for methods that support known anomalies.
-        Compiles with the paper's optimizers when not compiled yet.
+        Array input is checked first (NaN/inf, rank, width, at least two rows,
+        [0, 1]); ``y`` (1 = known anomaly) only for methods that support known
+        anomalies. Compiles with the paper's optimizers when not compiled yet.
         """
-        if is_array_like(x):
-            x = check_features(x, self.feature_shape, unit_interval=True)
-            if y is not None:
-                if not self.supports_known_anomalies:
-                    raise ValueError(
-                        f"{type(self).__name__} is unsupervised and takes no labels; "
-                        "received `y`. Call fit(x) with normal data only."
-                    )
-                y = check_labels(y, x.shape[0])
+        x, y = self.check_fit_inputs(x, y, kwargs)
         if getattr(self, "optimizer", None) is None:
             self.compile()
         return super().fit(x, y, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        """Not supported: the adversarial losses are not a measure of detection quality."""
+        raise ValueError(
+            f"{type(self).__name__}.evaluate() is not supported: score held-out data with predict() "
+            "and keras_synthad.metrics (roc_auc, pr_auc, detection_report)."
+        )
 
     # --- scoring ---------------------------------------------------------------------
 

@@ -39,12 +39,14 @@ def dispersion_loss(generated):
     """Fence GAN dispersion loss, eq. (4): ``1 / mean_i ||G(z_i) - mu||_2``.
 
     ``mu`` is the batch centre of the generated samples; samples of any rank are
-    flattened, so for images the L2 norm runs over all pixels.
+    flattened, so for images the L2 norm runs over all pixels. A batch of one
+    sample gives 0 (eq. 4 is undefined there).
     """
     flat = ops.reshape(generated, (ops.shape(generated)[0], -1))
     centre = ops.mean(flat, axis=0, keepdims=True)
     distances = ops.sqrt(ops.sum(ops.square(flat - centre), axis=1) + 1e-12)
-    return 1.0 / ops.mean(distances)
+    # One sample has no spread to measure (the loss would be 1e6): count it as 0.
+    return ops.where(ops.shape(flat)[0] > 1, 1.0 / ops.mean(distances), 0.0)
 
 
 def fence_gan_generator_loss(fake_logits, generated, alpha: float, beta: float, kind: str = "log_abs"):

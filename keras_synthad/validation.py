@@ -37,7 +37,9 @@ def check_input_shape(input_shape) -> tuple[int, ...]:
     return shape
 
 
-def check_features(x, feature_shape: tuple[int, ...], name: str = "x", unit_interval: bool = False) -> np.ndarray:
+def check_features(
+    x, feature_shape: tuple[int, ...], name: str = "x", unit_interval: bool = False, min_rows: int = 1
+) -> np.ndarray:
     """Return `x` as a float32 array of shape (n, *feature_shape), or raise.
 
     Raises `ValueError` for non-numeric, empty, wrongly shaped or non-finite input,
@@ -50,8 +52,9 @@ def check_features(x, feature_shape: tuple[int, ...], name: str = "x", unit_inte
     expected = "(n, " + ", ".join(str(s) for s in feature_shape) + ")"
     if array.ndim != len(feature_shape) + 1:
         raise ValueError(f"`{name}` has the wrong rank: expected shape {expected}, received shape {array.shape}.")
-    if array.shape[0] == 0:
-        raise ValueError(f"`{name}` is empty: received shape {array.shape}, at least one row is needed.")
+    if array.shape[0] < min_rows:
+        what = "is empty" if array.shape[0] == 0 else "has too few rows"
+        raise ValueError(f"`{name}` {what}: received shape {array.shape}, at least {min_rows} row(s) needed.")
     if tuple(array.shape[1:]) != tuple(feature_shape):
         raise ValueError(
             f"`{name}` has the wrong width: the model was built for shape {expected}, received shape {array.shape}."

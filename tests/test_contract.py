@@ -97,7 +97,10 @@ def test_compile_without_arguments_uses_the_papers_optimizers():
 def test_fit_without_compile_uses_the_papers_optimizers(normal_data):
     model = tiny_fence_gan()
     model.fit(normal_data, epochs=1, batch_size=256, verbose=0)
-    assert {o.name: type(o).__name__ for o in model.optimizer.optimizers} == {"generator": "Adam", "discriminator": "SGD"}
+    assert {o.name: type(o).__name__ for o in model.optimizer.optimizers} == {
+        "generator": "Adam",
+        "discriminator": "SGD",
+    }
 
 
 def test_compile_rejects_bad_optimizers_and_losses():
@@ -180,6 +183,25 @@ class TestBadInput:
     def test_fit_names_the_problem(self, x, message):
         with pytest.raises(ValueError, match=message):
             self.model.fit(x, epochs=1, verbose=0)
+
+    def test_fit_needs_two_rows(self):
+        with pytest.raises(ValueError, match="too few rows"):
+            self.model.fit(np.full((1, 4), 0.5), epochs=1, verbose=0)
+
+    def test_validation_and_evaluate_are_refused_with_a_pointer_to_metrics(self, normal_data):
+        with pytest.raises(ValueError, match="validation_data"):
+            self.model.fit(normal_data, validation_data=(normal_data,), epochs=1, verbose=0)
+        with pytest.raises(ValueError, match="validation_split"):
+            self.model.fit(normal_data, validation_split=0.1, epochs=1, verbose=0)
+        with pytest.raises(ValueError, match="keras_synthad.metrics"):
+            self.model.evaluate(normal_data)
+
+    def test_bad_labels_are_refused_before_any_pretraining(self, normal_data):
+        model = tiny_fence_gan(pretrain_epochs=3)
+        model.compile(optimizer=fast_optimizers())
+        with pytest.raises(ValueError, match="unsupervised"):
+            model.fit(normal_data, np.zeros(len(normal_data)), epochs=1, verbose=0)
+        assert int(model.optimizer.iterations) == 0
 
     def test_fit_refuses_labels_for_an_unsupervised_method(self, normal_data):
         with pytest.raises(ValueError, match="unsupervised"):

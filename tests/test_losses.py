@@ -57,3 +57,7 @@ def test_generator_loss_is_eq5():
     generated = np.array([[0, 0], [1, 1]], dtype="float32")
     expected = float(losses.encirclement_loss(logits, 0.5)) + 30 * float(losses.dispersion_loss(generated))
     assert float(losses.fence_gan_generator_loss(logits, generated, 0.5, 30.0)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_dispersion_of_a_single_sample_is_zero_not_huge():
+    assert float(losses.dispersion_loss(np.ones((1, 3), "float32"))) == 0.0

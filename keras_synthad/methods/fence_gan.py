@@ -55,6 +55,11 @@ class FenceGAN(AnomalyDetector):
         generator_dropout: dropout after each tabular generator layer (Table IV: 0.2).
         seed: seed of the noise `SeedGenerator`.
 
+    Notes: both networks run in training mode in both updates (batch-norm
+    statistics of Table III's discriminator are updated on the generator step
+    too). Table III's discriminator "weight decay 0.5" is not applied: the
+    authors' code sets the L2 factor to 0 by default.
+
     Example:
 
     ```python
@@ -240,21 +245,21 @@ class FenceGAN(AnomalyDetector):
 
     def fit(self, x=None, y=None, **kwargs):
         """Train (Algorithm 1). The first call runs ``pretrain_epochs`` discriminator-only epochs first."""
+        x, y = self.check_fit_inputs(x, y, kwargs)
         if self.pretrain_epochs and not float(ops.convert_to_numpy(self.pretrained)):
-            self.pretrain_discriminator(
-                x,
-                epochs=self.pretrain_epochs,
-                batch_size=kwargs.get("batch_size"),
-                verbose=kwargs.get("verbose", "auto"),
-            )
+            forwarded = {k: kwargs[k] for k in ("batch_size", "verbose", "shuffle", "steps_per_epoch") if k in kwargs}
+            self.pretrain_discriminator(x, epochs=self.pretrain_epochs, **forwarded)
         return super().fit(x, y, **kwargs)
 
-    def pretrain_discriminator(self, x, epochs: int, batch_size=None, verbose="auto"):
-        """Train the discriminator alone for `epochs` (as the authors' code does before Algorithm 1)."""
+    def pretrain_discriminator(self, x, epochs: int, **fit_kwargs):
+        """Train the discriminator alone for `epochs` (as the authors' code does before Algorithm 1).
+
+        ``fit_kwargs`` (``batch_size``, ``shuffle``, ``steps_per_epoch``, ``verbose``) go to `fit`.
+        """
         self._phase = "pretrain"
         self.train_function = None  # trace a discriminator-only step
         try:
-            history = super().fit(x, epochs=epochs, batch_size=batch_size, verbose=verbose)
+            history = super().fit(x, epochs=epochs, **fit_kwargs)
         finally:
             self._phase = "adversarial"
             self.train_function = None
