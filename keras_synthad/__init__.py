@@ -1,8 +1,21 @@
 """keras_synthad: anomaly detection that learns from synthetic anomalies, on Keras 3."""
 
+from keras_synthad.augmentation import SMOTEVariant
 from keras_synthad.detector import AnomalyDetector
+from keras_synthad.downstream import EstimatorScorer, IsolationForestScorer
+from keras_synthad.methods.aae import AdversarialAutoencoder
+from keras_synthad.methods.doping import DOPING
 from keras_synthad.methods.fence_gan import FenceGAN
 
 __version__ = "0.1.0"
 
-__all__ = ["AnomalyDetector", "FenceGAN", "__version__"]
+__all__ = [
+    "DOPING",
+    "AdversarialAutoencoder",
+    "AnomalyDetector",
+    "EstimatorScorer",
+    "FenceGAN",
+    "IsolationForestScorer",
+    "SMOTEVariant",
+    "__version__",
+]

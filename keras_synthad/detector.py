@@ -113,26 +113,55 @@ class AnomalyDetector(keras.Model):
                 f"MultiOptimizer. Received: optimizer={optimizer!r}"
             )
         super().compile(optimizer=optimizer, **kwargs)
-        self._check_role_assignment()
+        shared_roles = self._check_role_assignment()
         self.optimizer.build(self.trainable_variables)
+        for role in shared_roles:
+            # A role made only of networks owned by another role (an AAE's encoder
+            # acting as generator) keeps its own optimizer state on those variables.
+            inner_optimizer(self.optimizer, role).build(self._role_variables(role))
 
-    def _check_role_assignment(self):
-        # Every trainable variable must belong to exactly one role and sit under
-        # that role's name scope, which is what routes it to the role's optimizer.
-        owner = {}
-        for role, networks in self.roles().items():
+    def _role_variables(self, role: str) -> list:
+        return [v for network in self.roles()[role] for v in network.trainable_variables]
+
+    def _check_role_assignment(self) -> list[str]:
+        """Check every trainable variable is routed to an optimizer; return the shared roles.
+
+        A variable belongs to the role under whose ``keras.name_scope`` it was created,
+        which is what routes it to that role's inner optimizer. A role may also be
+        made only of networks that another role owns (no variable under its own
+        scope): it is "shared", and its inner optimizer is built on them directly.
+        """
+
+        def under(variable, role):
+            return variable.path.startswith(role + "/") or f"/{role}/" in variable.path
+
+        owned, shared = set(), []
+        for role in self.roles():
             inner_optimizer(self.optimizer, role)  # raises if the role has none
-            for network in networks:
-                for variable in network.trainable_variables:
-                    owner[id(variable)] = role
-                    if not variable.path.startswith(role + "/") and f"/{role}/" not in variable.path:
-                        raise ValueError(
-                            f"Variable {variable.path!r} of role {role!r} was not created under "
-                            f"keras.name_scope({role!r}); its optimizer cannot be found."
-                        )
-        stray = [v.path for v in self.trainable_variables if id(v) not in owner]
+            variables = self._role_variables(role)
+            mine = [v for v in variables if under(v, role)]
+            if mine and len(mine) != len(variables):
+                stray = [v.path for v in variables if not under(v, role)]
+                raise ValueError(
+                    f"Role {role!r} mixes its own variables with variables created outside "
+                    f"keras.name_scope({role!r}): {stray}. Build each network under the scope of "
+                    "the role that owns it."
+                )
+            if mine:
+                owned.update(id(v) for v in mine)
+            else:
+                shared.append(role)
+        for role in shared:
+            for v in self._role_variables(role):
+                if id(v) not in owned:
+                    raise ValueError(
+                        f"Variable {v.path!r} of role {role!r} was not created under the "
+                        "keras.name_scope of any of its roles; its optimizer cannot be found."
+                    )
+        stray = [v.path for v in self.trainable_variables if id(v) not in owned]
         if stray:
             raise ValueError(f"Trainable variables belong to no role: {stray}")
+        return shared
 
     def get_compile_config(self):
         if getattr(self, "optimizer", None) is None:
@@ -152,8 +181,7 @@ class AnomalyDetector(keras.Model):
 
     def update_role(self, role: str, loss_fn):
         """Update `role`'s variables on ``loss_fn()`` with the role's inner optimizer."""
-        variables = [v for network in self.roles()[role] for v in network.trainable_variables]
-        return backend.update_role(self, variables, inner_optimizer(self.optimizer, role), loss_fn)
+        return backend.update_role(self, self._role_variables(role), inner_optimizer(self.optimizer, role), loss_fn)
 
     def train_step(self, *args):
         # TensorFlow/torch: (data,); JAX: (state, data). See keras_synthad.backend.

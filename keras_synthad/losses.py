@@ -59,3 +59,45 @@ def weighted_discriminator_loss(real_logits, fake_logits, gamma: float):
     real_logits = ops.reshape(real_logits, (-1,))
     fake_logits = ops.reshape(fake_logits, (-1,))
     return ops.mean(ops.softplus(-real_logits)) + gamma * ops.mean(ops.softplus(fake_logits))
+
+
+# --- adversarial autoencoder (DOPING §III-A; Makhzani et al.'s AAE) -------------------
+
+ADVERSARIAL_KINDS = ("bce", "wasserstein")
+
+
+def reconstruction_loss(x, reconstruction):
+    """AAE reconstruction phase: mean squared error between ``x`` and ``decoder(encoder(x))``."""
+    return ops.mean(ops.square(ops.cast(x, "float32") - reconstruction))
+
+
+def latent_discriminator_loss(prior_scores, code_scores, kind: str = "bce"):
+    """AAE regularization phase, discriminator update: prior samples are "real", codes "fake".
+
+    ``"bce"`` (DOPING): ``-log D(z_prior) - log(1 - D(E(x)))`` on logits.
+    ``"wasserstein"`` (the WGAN critic DA3D's code uses): ``mean C(E(x)) - mean C(z_prior)``.
+    """
+    prior_scores = ops.reshape(prior_scores, (-1,))
+    code_scores = ops.reshape(code_scores, (-1,))
+    if kind == "bce":
+        return ops.mean(ops.softplus(-prior_scores)) + ops.mean(ops.softplus(code_scores))
+    if kind == "wasserstein":
+        return ops.mean(code_scores) - ops.mean(prior_scores)
+    raise ValueError(
+        f"Invalid value received for argument `kind`. Expected one of {ADVERSARIAL_KINDS}. Received: kind={kind!r}"
+    )
+
+
+def latent_generator_loss(code_scores, kind: str = "bce"):
+    """AAE regularization phase, encoder-as-generator update: make codes pass for prior samples.
+
+    ``"bce"``: ``-log D(E(x))`` (non-saturating); ``"wasserstein"``: ``-mean C(E(x))``.
+    """
+    code_scores = ops.reshape(code_scores, (-1,))
+    if kind == "bce":
+        return ops.mean(ops.softplus(-code_scores))
+    if kind == "wasserstein":
+        return -ops.mean(code_scores)
+    raise ValueError(
+        f"Invalid value received for argument `kind`. Expected one of {ADVERSARIAL_KINDS}. Received: kind={kind!r}"
+    )

@@ -118,3 +118,30 @@ def fence_gan_cifar_discriminator(image_shape, name: str = "discriminator") -> k
     h = layers.Dropout(0.2)(h)
     outputs = layers.Dense(1, kernel_initializer=init)(h)
     return keras.Model(inputs, outputs, name=name)
+
+
+def aae_encoder(feature_shape, units, latent_dim: int, name: str = "encoder") -> keras.Model:
+    """DOPING §III-A encoder: flatten, Dense ``units`` (ReLU), linear code of size ``latent_dim``."""
+    inputs = keras.Input(tuple(feature_shape))
+    h = layers.Flatten()(inputs) if len(feature_shape) > 1 else inputs
+    for n in units:
+        h = layers.Dense(n, activation="relu")(h)
+    outputs = layers.Dense(latent_dim)(h)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def aae_decoder(
+    latent_dim: int, units, feature_shape, output_activation: str | None = None, name: str = "decoder"
+) -> keras.Model:
+    """DOPING §III-A decoder: Dense ``units`` (ReLU), output linear (the paper) or e.g. sigmoid."""
+    inputs = keras.Input((latent_dim,))
+    h = inputs
+    for n in units:
+        h = layers.Dense(n, activation="relu")(h)
+    size = 1
+    for s in feature_shape:
+        size *= int(s)
+    outputs = layers.Dense(size, activation=output_activation)(h)
+    if len(feature_shape) > 1:
+        outputs = layers.Reshape(tuple(feature_shape))(outputs)
+    return keras.Model(inputs, outputs, name=name)

@@ -1,0 +1,241 @@
+"""Adversarial autoencoder (Makhzani et al., 2016), as DOPING (§III-A) and DA3D use it.
+
+An autoencoder whose codes are pushed towards a chosen prior p(z) by a latent
+discriminator. Each training step has the AAE's two phases on one mini-batch:
+
+1. reconstruction: encoder + decoder minimise the reconstruction error;
+2. regularization: the discriminator learns to tell prior samples from codes,
+   then the encoder, acting as generator, learns to fool it.
+
+After training, codes of the training data follow the prior, so the latent
+space has a known shape (a Gaussian with a well-defined edge) whatever the
+data's distribution. The anomaly score is the reconstruction error.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_synthad import losses, networks
+from keras_synthad.detector import AnomalyDetector
+from keras_synthad.validation import check_features
+
+PRIORS = ("gaussian", "generalized_gaussian")
+CLIP_KINDS = ("weights", "gradient_norm")
+
+
+def _apply_in_batches(network, array: np.ndarray, batch_size: int | None) -> np.ndarray:
+    # Eager calls: encode/decode are one-off passes over arrays of any length, and
+    # a traced predict function per new length would retrace on TensorFlow.
+    step = batch_size or 4096
+    parts = [ops.convert_to_numpy(network(array[i : i + step], training=False)) for i in range(0, len(array), step)]
+    return np.concatenate(parts).astype(np.float32)
+
+
+@keras.saving.register_keras_serializable(package="keras_synthad")
+class AdversarialAutoencoder(AnomalyDetector):
+    """Adversarial autoencoder with a configurable prior and adversarial objective.
+
+    Roles (three updates per step, each with its own optimizer state):
+    ``"reconstruction"`` (encoder + decoder), ``"discriminator"`` (latent
+    discriminator or critic) and ``"generator"`` (the encoder again).
+
+    Args:
+        input_shape: ``(d,)`` or ``(H, W, C)`` (images are flattened by the encoder).
+        latent_dim: code size (DOPING: 2; its MNIST variant: 8).
+        prior: ``"gaussian"``, N(0, prior_scale²) per dimension, or
+            ``"generalized_gaussian"`` (DOPING §V-C, eq. 2), density proportional to
+            ``exp(-(|z| / prior_scale) ** prior_shape)`` per dimension; shape 2 is a
+            Gaussian with standard deviation ``prior_scale / sqrt(2)``.
+        prior_scale: the prior's standard deviation (Gaussian) or scale alpha
+            (generalized Gaussian). DOPING: 10.
+        prior_shape: beta of the generalized Gaussian (DOPING §V-C sweeps 0.5-3).
+        hidden_units: hidden sizes of the encoder, decoder and discriminator
+            (DOPING: two layers of 1000 ReLU units).
+        decoder_activation: ``None`` for the paper's linear output, or e.g.
+            ``"sigmoid"`` for data in [0, 1].
+        adversarial: ``"bce"`` (DOPING: a discriminator with cross-entropy) or
+            ``"wasserstein"`` (a WGAN critic, as DA3D's code uses).
+        clip: critic constraint in ``"wasserstein"`` mode: ``"weights"`` clips every
+            critic weight to ``[-clip_value, clip_value]`` after each update (WGAN);
+            ``"gradient_norm"`` gives the critic's default optimizer
+            ``global_clipnorm=clip_value`` (DA3D's code).
+        clip_value: the clipping bound (0.01).
+        learning_rate: Adam learning rate of the ``"auto"`` optimizers (DOPING: 1e-4).
+        seed: seed of the prior sampler.
+
+    Example:
+
+    ```python
+    aae = keras_synthad.AdversarialAutoencoder(input_shape=(6,), latent_dim=2, prior_scale=10.0)
+    aae.fit(x_normal, epochs=100, batch_size=128)   # compiles with Adam 1e-4
+    codes = aae.encode(x_normal)                    # ~ N(0, 10^2 I)
+    rows = aae.decode(codes)
+    ```
+    """
+
+    loss_names = ("reconstruction_loss", "discriminator_loss", "generator_loss")
+
+    def __init__(
+        self,
+        input_shape,
+        latent_dim=2,
+        prior="gaussian",
+        prior_scale=10.0,
+        prior_shape=2.0,
+        hidden_units=(1000, 1000),
+        decoder_activation=None,
+        adversarial="bce",
+        clip="weights",
+        clip_value=0.01,
+        learning_rate=1e-4,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(input_shape, seed=seed, **kwargs)
+        self.latent_dim = int(latent_dim)
+        self.prior = prior
+        self.prior_scale = float(prior_scale)
+        self.prior_shape = float(prior_shape)
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.decoder_activation = decoder_activation
+        self.adversarial = adversarial
+        self.clip = clip
+        self.clip_value = float(clip_value)
+        self.learning_rate = float(learning_rate)
+        self._check_arguments()
+        with keras.name_scope("reconstruction"):
+            self.encoder = networks.aae_encoder(self.feature_shape, self.hidden_units, self.latent_dim)
+            self.decoder = networks.aae_decoder(
+                self.latent_dim, self.hidden_units, self.feature_shape, self.decoder_activation
+            )
+        with keras.name_scope("discriminator"):
+            self.discriminator = networks.mlp(self.latent_dim, self.hidden_units, 1, name="discriminator")
+        self.built = True
+
+    def _check_arguments(self):
+        def invalid(name, expected):
+            raise ValueError(
+                f"Invalid value received for argument `{name}`. Expected {expected}. "
+                f"Received: {name}={getattr(self, name)!r}"
+            )
+
+        if self.latent_dim <= 0:
+            invalid("latent_dim", "a positive integer")
+        if self.prior not in PRIORS:
+            invalid("prior", f"one of {PRIORS}")
+        if not self.prior_scale > 0:
+            invalid("prior_scale", "a positive number")
+        if not self.prior_shape > 0:
+            invalid("prior_shape", "a positive number")
+        if not self.hidden_units or min(self.hidden_units) <= 0:
+            invalid("hidden_units", "a non-empty sequence of positive integers")
+        if self.adversarial not in losses.ADVERSARIAL_KINDS:
+            invalid("adversarial", f"one of {losses.ADVERSARIAL_KINDS}")
+        if self.clip not in CLIP_KINDS:
+            invalid("clip", f"one of {CLIP_KINDS}")
+        if not self.clip_value > 0:
+            invalid("clip_value", "a positive number")
+        if not self.learning_rate > 0:
+            invalid("learning_rate", "a positive number")
+
+    # --- contract ------------------------------------------------------------------
+
+    def roles(self):
+        return {
+            "reconstruction": [self.encoder, self.decoder],
+            "discriminator": [self.discriminator],
+            "generator": [self.encoder],
+        }
+
+    def default_optimizers(self):
+        critic_clipnorm = self.clip_value if self.adversarial == "wasserstein" and self.clip == "gradient_norm" else None
+        return {
+            "reconstruction": keras.optimizers.Adam(self.learning_rate),
+            "discriminator": keras.optimizers.Adam(self.learning_rate, global_clipnorm=critic_clipnorm),
+            "generator": keras.optimizers.Adam(self.learning_rate),
+        }
+
+    def call(self, x, training=False):
+        x = ops.cast(x, "float32")
+        reconstruction = self.decoder(self.encoder(x, training=training), training=training)
+        squared = ops.reshape(ops.square(x - reconstruction), (ops.shape(x)[0], -1))
+        return ops.mean(squared, axis=1)  # reconstruction error per sample
+
+    # --- public encode / decode / prior ----------------------------------------------------
+
+    def encode(self, x, batch_size: int | None = None) -> np.ndarray:
+        """Codes of `x`, shape (n, latent_dim), as a numpy array."""
+        return _apply_in_batches(self.encoder, check_features(x, self.feature_shape), batch_size)
+
+    def decode(self, z, batch_size: int | None = None) -> np.ndarray:
+        """Rows decoded from codes `z` of shape (n, latent_dim), as a numpy array."""
+        return _apply_in_batches(self.decoder, check_features(z, (self.latent_dim,), name="z"), batch_size)
+
+    def sample_prior(self, n):
+        """``n`` draws from the prior, shape (n, latent_dim) (a tensor)."""
+        shape = (n, self.latent_dim)
+        if self.prior == "gaussian":
+            return keras.random.normal(shape, stddev=self.prior_scale, seed=self.seed_generator)
+        # Generalized Gaussian: |z| = scale * G ** (1 / shape) with G ~ Gamma(1 / shape), random sign.
+        magnitude = keras.random.gamma(shape, alpha=1.0 / self.prior_shape, seed=self.seed_generator)
+        sign = ops.sign(keras.random.uniform(shape, minval=-1.0, maxval=1.0, seed=self.seed_generator))
+        return self.prior_scale * sign * ops.power(magnitude, 1.0 / self.prior_shape)
+
+    # --- the AAE's training step ------------------------------------------------------------
+
+    def reconstruction_loss(self, x):
+        reconstruction = self.decoder(self.encoder(x, training=True), training=True)
+        return losses.reconstruction_loss(x, reconstruction)
+
+    def discriminator_loss(self, x, prior_samples):
+        """The codes are held fixed: no gradient flows into the encoder."""
+        codes = ops.stop_gradient(self.encoder(x, training=False))
+        prior_scores = self.discriminator(prior_samples, training=True)
+        code_scores = self.discriminator(codes, training=True)
+        return losses.latent_discriminator_loss(prior_scores, code_scores, self.adversarial)
+
+    def generator_loss(self, x):
+        code_scores = self.discriminator(self.encoder(x, training=True), training=True)
+        return losses.latent_generator_loss(code_scores, self.adversarial)
+
+    def clip_critic_weights(self):
+        """WGAN weight clipping: every critic weight into ``[-clip_value, clip_value]``."""
+        for variable in self.discriminator.trainable_variables:
+            variable.assign(ops.clip(variable, -self.clip_value, self.clip_value))
+
+    def algorithm_step(self, x, y=None):
+        x = ops.cast(x, "float32")
+        logs = {}
+        # Reconstruction phase: update encoder and decoder on the reconstruction error.
+        logs["reconstruction_loss"] = self.update_role("reconstruction", lambda: self.reconstruction_loss(x))
+        # Regularization phase (a): the discriminator tells prior samples from codes.
+        prior_samples = self.sample_prior(ops.shape(x)[0])
+        logs["discriminator_loss"] = self.update_role(
+            "discriminator", lambda: self.discriminator_loss(x, prior_samples)
+        )
+        if self.adversarial == "wasserstein" and self.clip == "weights":
+            self.clip_critic_weights()
+        # Regularization phase (b): the encoder, as generator, makes its codes pass for prior samples.
+        logs["generator_loss"] = self.update_role("generator", lambda: self.generator_loss(x))
+        return logs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "latent_dim": self.latent_dim,
+                "prior": self.prior,
+                "prior_scale": self.prior_scale,
+                "prior_shape": self.prior_shape,
+                "hidden_units": list(self.hidden_units),
+                "decoder_activation": self.decoder_activation,
+                "adversarial": self.adversarial,
+                "clip": self.clip,
+                "clip_value": self.clip_value,
+                "learning_rate": self.learning_rate,
+            }
+        )
+        return config
