@@ -51,3 +51,11 @@ def write_json(path: str | Path, payload: dict) -> Path:
     tmp.write_text(json.dumps(payload, indent=2) + "\n")
     tmp.replace(path)
     return path
+
+
+def parse_seeds(text: str) -> list[int]:
+    """ "0-4" -> [0, 1, 2, 3, 4]; "0,3" -> [0, 3]."""
+    if "-" in text:
+        low, high = text.split("-")
+        return list(range(int(low), int(high) + 1))
+    return [int(s) for s in text.split(",")]

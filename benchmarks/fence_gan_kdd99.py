@@ -27,19 +27,12 @@ import time
 import keras
 
 import keras_synthad as ks
-from benchmarks.common import environment, mean_std, write_json
+from benchmarks.common import environment, mean_std, parse_seeds, write_json
 from keras_synthad import metrics
 from keras_synthad.data import MinMaxScaler, fence_gan_split, kdd_features, load_kddcup99
 from keras_synthad.methods.fence_gan import keras2_decay
 
 PAPER = {"precision": 0.9546, "recall": 0.9697, "f1": 0.9553}
-
-
-def parse_seeds(text: str) -> list[int]:
-    if "-" in text:
-        low, high = text.split("-")
-        return list(range(int(low), int(high) + 1))
-    return [int(s) for s in text.split(",")]
 
 
 def run_seed(x, labels, seed: int, args) -> dict:

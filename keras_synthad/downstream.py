@@ -275,4 +275,8 @@ class EstimatorScorer(keras.layers.Layer):
 
     def get_config(self):
         # The estimator itself travels as an asset (a pickle), not in the JSON config.
-        return {"name": self.name, "trainable": self.trainable, "dtype": keras.saving.serialize_keras_object(self.dtype_policy)}
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
+        }

@@ -151,7 +151,9 @@ class AdversarialAutoencoder(AnomalyDetector):
         }
 
     def default_optimizers(self):
-        critic_clipnorm = self.clip_value if self.adversarial == "wasserstein" and self.clip == "gradient_norm" else None
+        critic_clipnorm = (
+            self.clip_value if self.adversarial == "wasserstein" and self.clip == "gradient_norm" else None
+        )
         return {
             "reconstruction": keras.optimizers.Adam(self.learning_rate),
             "discriminator": keras.optimizers.Adam(self.learning_rate, global_clipnorm=critic_clipnorm),
