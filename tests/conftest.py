@@ -47,3 +47,16 @@ def far_data() -> np.ndarray:
     """Points in the corners of [0, 1]^4, far from the normal cluster."""
     rng = np.random.default_rng(1)
     return rng.choice([0.02, 0.98], size=(256, 4)).astype("float32") + rng.normal(0, 0.01, (256, 4)).astype("float32")
+
+
+def tiny_aae(width: int = 4, **kwargs) -> ks.AdversarialAutoencoder:
+    """An adversarial autoencoder small and fast enough for unit tests."""
+    defaults = dict(latent_dim=2, prior_scale=1.0, hidden_units=(32, 32), learning_rate=1e-3, seed=0)
+    defaults.update(kwargs)
+    return ks.AdversarialAutoencoder(input_shape=(width,), **defaults)
+
+
+def plane_data(n: int = 1000, seed: int = 0) -> np.ndarray:
+    """Rows in [0, 1]^4 on a curved 2-D surface (a 2-D code can describe them)."""
+    u = np.random.default_rng(seed).uniform(0, 1, (n, 2))
+    return np.concatenate([u, (u[:, :1] + u[:, 1:]) / 2, u[:, :1] * u[:, 1:]], axis=1).astype("float32")
