@@ -17,7 +17,6 @@ higher = more anomalous:
 
 from __future__ import annotations
 
-import io
 import pickle
 
 import keras
@@ -170,6 +169,8 @@ class IsolationForestScorer(keras.layers.Layer):
             np.savez(f"{dir_path}/{FOREST_FILE}", **self.arrays)
 
     def load_assets(self, dir_path):
+        if dir_path is None:  # Keras visits a layer once per path; assets live under one
+            return
         try:
             with np.load(f"{dir_path}/{FOREST_FILE}", allow_pickle=False) as stored:
                 self.arrays = {key: stored[key] for key in _FOREST_KEYS}
@@ -262,15 +263,21 @@ class EstimatorScorer(keras.layers.Layer):
             pickle.dump({"estimator": self.estimator, "fitted": self.fitted}, f)
 
     def load_assets(self, dir_path):
-        with open(f"{dir_path}/{ESTIMATOR_FILE}", "rb") as f:
-            payload = f.read()
+        refusal = (
+            "This model's downstream detector is a pickled scikit-learn/PyOD estimator, and "
+            "unpickling can run arbitrary code. If you trust the file, load it with "
+            "keras.saving.load_model(path, safe_mode=False)."
+        )
+        if dir_path is None:
+            # Keras visits a layer once per path to it (the attribute, then `layers/`);
+            # the asset lives under one, and a refusal must survive the second visit.
+            if not self._may_unpickle and not self.fitted:
+                raise ValueError(refusal)
+            return
         if not self._may_unpickle:
-            raise ValueError(
-                "This model's downstream detector is a pickled scikit-learn/PyOD estimator, and "
-                "unpickling can run arbitrary code. If you trust the file, load it with "
-                "keras.saving.load_model(path, safe_mode=False)."
-            )
-        state = pickle.load(io.BytesIO(payload))
+            raise ValueError(refusal)
+        with open(f"{dir_path}/{ESTIMATOR_FILE}", "rb") as f:
+            state = pickle.load(f)
         self.estimator, self.fitted = state["estimator"], state["fitted"]
 
     def get_config(self):

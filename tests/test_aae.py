@@ -13,7 +13,7 @@ import keras_synthad as ks
 @pytest.fixture(scope="module")
 def trained_aae():
     keras.utils.set_random_seed(0)
-    model = tiny_aae()
+    model = tiny_aae(learning_rate=5e-4)
     model.fit(plane_data(), epochs=200, batch_size=100, verbose=0)
     return model
 
@@ -21,10 +21,11 @@ def trained_aae():
 def test_codes_follow_the_prior(trained_aae):
     codes = trained_aae.encode(plane_data())
     assert codes.shape == (1000, 2)
-    # Prior N(0, 1) per dimension: before training the codes sit in a tiny ball.
-    assert np.all(np.abs(codes.mean(axis=0)) < 0.4), codes.mean(axis=0)
-    assert np.all((codes.std(axis=0) > 0.6) & (codes.std(axis=0) < 1.5)), codes.std(axis=0)
-    assert abs(np.corrcoef(codes.T)[0, 1]) < 0.5
+    # Prior N(0, 1) per dimension (untrained codes sit in a ball of radius ~0.1). The
+    # adversarial game oscillates, hence the tolerance.
+    assert np.all(np.abs(codes.mean(axis=0)) < 0.6), codes.mean(axis=0)
+    assert np.all((codes.std(axis=0) > 0.6) & (codes.std(axis=0) < 1.4)), codes.std(axis=0)
+    assert abs(np.corrcoef(codes.T)[0, 1]) < 0.4
 
 
 def test_decode_reconstructs(trained_aae):
@@ -43,7 +44,8 @@ def test_each_role_has_its_own_optimizer_state():
     assert all(int(o.iterations) == 4 for o in inner.values())
     # The encoder is updated by two roles with separate Adam moments.
     encoder_vars = len(model.encoder.trainable_variables)
-    assert len(inner["generator"].variables) == 1 + 2 * encoder_vars  # iterations, m, v
+    slots = [v for v in inner["generator"].variables if v.path.endswith(("_momentum", "_velocity"))]
+    assert len(slots) == 2 * encoder_vars
     assert int(model.optimizer.iterations) == 4
 
 
