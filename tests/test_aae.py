@@ -128,3 +128,16 @@ def test_bad_inputs_raise():
         model.fit(np.full((8, 4), 2.0, "float32"), epochs=1, verbose=0)
     with pytest.raises(ValueError, match="NaN|finite"):
         model.encode(np.full((2, 4), np.nan, "float32"))
+
+
+def test_labeled_aae_sends_known_anomalies_to_the_outer_sphere():
+    keras.utils.set_random_seed(0)
+    cluster = np.random.default_rng(1).normal([0.1, 0.1, 0.9, 0.9], 0.03, (60, 4)).clip(0, 1)
+    x = np.concatenate([plane_data(540), cluster]).astype("float32")  # a separate anomalous cluster
+    y = np.r_[np.zeros(540), np.ones(60)].astype("float32")
+    model = tiny_aae(anomaly_prior_radius=5.0, learning_rate=5e-4)
+    model.fit(x, y, epochs=200, batch_size=100, verbose=0)
+    norms = np.linalg.norm(model.encode(x), axis=1)
+    assert np.median(norms[y == 1]) > 2.0 * np.median(norms[y == 0])
+    with pytest.raises(ValueError, match="takes no labels"):
+        tiny_aae().fit(x, y, epochs=1, verbose=0)

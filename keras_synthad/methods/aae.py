@@ -64,6 +64,10 @@ class AdversarialAutoencoder(AnomalyDetector):
             ``global_clipnorm=clip_value`` (DA3D's code).
         clip_value: the clipping bound (0.01).
         learning_rate: Adam learning rate of the ``"auto"`` optimizers (DOPING: 1e-4).
+        anomaly_prior_radius: ``None`` for the unlabeled AAE. A radius R makes it
+            DOPING §IV's *labeled* AAE: ``fit(x, y)`` takes y = 1 for anomalies, the
+            discriminator sees the one-hot label next to the code, and anomalies'
+            prior is the sphere ``||z|| = R`` (§IV: 100) while normals keep ``prior``.
         seed: seed of the prior sampler.
 
     Example:
@@ -91,6 +95,7 @@ class AdversarialAutoencoder(AnomalyDetector):
         clip="weights",
         clip_value=0.01,
         learning_rate=1e-4,
+        anomaly_prior_radius=None,
         seed=None,
         **kwargs,
     ):
@@ -105,6 +110,8 @@ class AdversarialAutoencoder(AnomalyDetector):
         self.clip = clip
         self.clip_value = float(clip_value)
         self.learning_rate = float(learning_rate)
+        self.anomaly_prior_radius = None if anomaly_prior_radius is None else float(anomaly_prior_radius)
+        self.supports_known_anomalies = self.labeled
         self._check_arguments()
         with keras.name_scope("reconstruction"):
             self.encoder = networks.aae_encoder(self.feature_shape, self.hidden_units, self.latent_dim)
@@ -112,7 +119,9 @@ class AdversarialAutoencoder(AnomalyDetector):
                 self.latent_dim, self.hidden_units, self.feature_shape, self.decoder_activation
             )
         with keras.name_scope("discriminator"):
-            self.discriminator = networks.mlp(self.latent_dim, self.hidden_units, 1, name="discriminator")
+            # The labeled AAE's discriminator also sees the one-hot label (normal, anomaly).
+            discriminator_inputs = self.latent_dim + (2 if self.labeled else 0)
+            self.discriminator = networks.mlp(discriminator_inputs, self.hidden_units, 1, name="discriminator")
         self.built = True
 
     def _check_arguments(self):
@@ -140,6 +149,12 @@ class AdversarialAutoencoder(AnomalyDetector):
             invalid("clip_value", "a positive number")
         if not self.learning_rate > 0:
             invalid("learning_rate", "a positive number")
+        if self.anomaly_prior_radius is not None and not self.anomaly_prior_radius > 0:
+            invalid("anomaly_prior_radius", "None or a positive number")
+
+    @property
+    def labeled(self) -> bool:
+        return self.anomaly_prior_radius is not None
 
     # --- contract ------------------------------------------------------------------
 
@@ -176,15 +191,30 @@ class AdversarialAutoencoder(AnomalyDetector):
         """Rows decoded from codes `z` of shape (n, latent_dim), as a numpy array."""
         return _apply_in_batches(self.decoder, check_features(z, (self.latent_dim,), name="z"), batch_size)
 
-    def sample_prior(self, n):
-        """``n`` draws from the prior, shape (n, latent_dim) (a tensor)."""
+    def sample_prior(self, n, labels=None):
+        """``n`` draws from the prior, shape (n, latent_dim) (a tensor).
+
+        For the labeled AAE, rows whose ``labels`` is 1 are drawn from the anomaly sphere.
+        """
         shape = (n, self.latent_dim)
         if self.prior == "gaussian":
-            return keras.random.normal(shape, stddev=self.prior_scale, seed=self.seed_generator)
-        # Generalized Gaussian: |z| = scale * G ** (1 / shape) with G ~ Gamma(1 / shape), random sign.
-        magnitude = keras.random.gamma(shape, alpha=1.0 / self.prior_shape, seed=self.seed_generator)
-        sign = ops.sign(keras.random.uniform(shape, minval=-1.0, maxval=1.0, seed=self.seed_generator))
-        return self.prior_scale * sign * ops.power(magnitude, 1.0 / self.prior_shape)
+            z = keras.random.normal(shape, stddev=self.prior_scale, seed=self.seed_generator)
+        else:
+            # Generalized Gaussian: |z| = scale * G ** (1 / shape) with G ~ Gamma(1 / shape), random sign.
+            magnitude = keras.random.gamma(shape, alpha=1.0 / self.prior_shape, seed=self.seed_generator)
+            sign = ops.sign(keras.random.uniform(shape, minval=-1.0, maxval=1.0, seed=self.seed_generator))
+            z = self.prior_scale * sign * ops.power(magnitude, 1.0 / self.prior_shape)
+        if labels is None or not self.labeled:
+            return z
+        direction = keras.random.normal(shape, seed=self.seed_generator)
+        ring = self.anomaly_prior_radius * direction / ops.norm(direction, axis=1, keepdims=True)
+        return ops.where(ops.reshape(labels, (-1, 1)) > 0.5, ring, z)
+
+    def _with_label(self, codes, labels):
+        if not self.labeled:
+            return codes
+        labels = ops.reshape(ops.cast(labels, codes.dtype), (-1, 1))
+        return ops.concatenate([codes, 1.0 - labels, labels], axis=1)
 
     # --- the AAE's training step ------------------------------------------------------------
 
@@ -192,15 +222,15 @@ class AdversarialAutoencoder(AnomalyDetector):
         reconstruction = self.decoder(self.encoder(x, training=True), training=True)
         return losses.reconstruction_loss(x, reconstruction)
 
-    def discriminator_loss(self, x, prior_samples):
+    def discriminator_loss(self, x, prior_samples, labels=None):
         """The codes are held fixed: no gradient flows into the encoder."""
         codes = ops.stop_gradient(self.encoder(x, training=False))
-        prior_scores = self.discriminator(prior_samples, training=True)
-        code_scores = self.discriminator(codes, training=True)
+        prior_scores = self.discriminator(self._with_label(prior_samples, labels), training=True)
+        code_scores = self.discriminator(self._with_label(codes, labels), training=True)
         return losses.latent_discriminator_loss(prior_scores, code_scores, self.adversarial)
 
-    def generator_loss(self, x):
-        code_scores = self.discriminator(self.encoder(x, training=True), training=True)
+    def generator_loss(self, x, labels=None):
+        code_scores = self.discriminator(self._with_label(self.encoder(x, training=True), labels), training=True)
         return losses.latent_generator_loss(code_scores, self.adversarial)
 
     def clip_critic_weights(self):
@@ -210,18 +240,21 @@ class AdversarialAutoencoder(AnomalyDetector):
 
     def algorithm_step(self, x, y=None):
         x = ops.cast(x, "float32")
+        if self.labeled:
+            # No labels: every row is normal.
+            y = ops.zeros((ops.shape(x)[0],)) if y is None else ops.reshape(ops.cast(y, "float32"), (-1,))
         logs = {}
         # Reconstruction phase: update encoder and decoder on the reconstruction error.
         logs["reconstruction_loss"] = self.update_role("reconstruction", lambda: self.reconstruction_loss(x))
         # Regularization phase (a): the discriminator tells prior samples from codes.
-        prior_samples = self.sample_prior(ops.shape(x)[0])
+        prior_samples = self.sample_prior(ops.shape(x)[0], y)
         logs["discriminator_loss"] = self.update_role(
-            "discriminator", lambda: self.discriminator_loss(x, prior_samples)
+            "discriminator", lambda: self.discriminator_loss(x, prior_samples, y)
         )
         if self.adversarial == "wasserstein" and self.clip == "weights":
             self.clip_critic_weights()
         # Regularization phase (b): the encoder, as generator, makes its codes pass for prior samples.
-        logs["generator_loss"] = self.update_role("generator", lambda: self.generator_loss(x))
+        logs["generator_loss"] = self.update_role("generator", lambda: self.generator_loss(x, y))
         return logs
 
     def get_config(self):
@@ -238,6 +271,7 @@ class AdversarialAutoencoder(AnomalyDetector):
                 "clip": self.clip,
                 "clip_value": self.clip_value,
                 "learning_rate": self.learning_rate,
+                "anomaly_prior_radius": self.anomaly_prior_radius,
             }
         )
         return config

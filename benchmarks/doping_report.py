@@ -1,0 +1,62 @@
+"""Markdown tables of the DOPING benchmark results, for the README.
+
+Usage: ``python -m benchmarks.doping_report`` (reads ``benchmarks/results/doping_*.json``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).parent / "results"
+LABELS = {"iforest": "iForest", "iforest_doping": "iForest + DOPING", "iforest_smote": "iForest + SMOTE variant"}
+
+
+def odds_table(payload: dict) -> str:
+    lines = [
+        "| dataset | seeds | detector | best F1 | best G-measure | AUC (sweep) | AUROC |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, summary in payload["summary"].items():
+        for variant, label in LABELS.items():
+            cells = [
+                f"{summary[variant][m]['mean']:.4f} ± {summary[variant][m]['std']:.4f}"
+                for m in ("best_f1", "best_g", "sweep_auc", "auroc")
+            ]
+            lines.append(f"| {name} | {summary['seeds']} | {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def synthetic_table(payload: dict) -> str:
+    rows = payload["rows"]
+    lines = [
+        "| dataset | seeds | iForest | + DOPING (edge) | best ring norm | AUC there | AUC at norm 15 / 20 | code norm mean |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in dict.fromkeys(r["dataset"] for r in rows):
+        mine = [r for r in rows if r["dataset"] == name]
+        curve = np.array([[p["sweep_auc"] for p in r["by_norm"]] for r in mine]).mean(axis=0)
+        norms = [p["norm"] for p in mine[0]["by_norm"]]
+        best = int(np.argmax(curve))
+        at = {n: curve[norms.index(n)] for n in (15.0, 20.0)}
+        base = np.mean([r["baseline"]["sweep_auc"] for r in mine])
+        edge = np.mean([r["doping_edge"]["sweep_auc"] for r in mine])
+        code = np.mean([r["code_norm_mean"] for r in mine])
+        lines.append(
+            f"| {name} | {len(mine)} | {base:.4f} | {edge:.4f} | {norms[best]:.0f} | {curve[best]:.4f} | "
+            f"{at[15.0]:.4f} / {at[20.0]:.4f} | {code:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    for name, render in (("doping_synthetic.json", synthetic_table), ("doping_odds.json", odds_table)):
+        path = RESULTS / name
+        if path.exists():
+            print(f"{name}\n\n{render(json.loads(path.read_text()))}\n")
+
+
+if __name__ == "__main__":
+    main()
