@@ -228,6 +228,11 @@ class AnomalyDetector(keras.Model):
         anomalies. Compiles with the paper's optimizers when not compiled yet.
         """
         x, y = self.check_fit_inputs(x, y, kwargs)
+        return self._fit_checked(x, y, **kwargs)
+
+    def _fit_checked(self, x, y=None, **kwargs):
+        # `keras.Model.fit` on inputs `check_fit_inputs` already accepted; methods
+        # with several training phases call it once per phase.
         if getattr(self, "optimizer", None) is None:
             self.compile()
         return super().fit(x, y, **kwargs)

@@ -249,17 +249,18 @@ class FenceGAN(AnomalyDetector):
         if self.pretrain_epochs and not float(ops.convert_to_numpy(self.pretrained)):
             forwarded = {k: kwargs[k] for k in ("batch_size", "verbose", "shuffle", "steps_per_epoch") if k in kwargs}
             self.pretrain_discriminator(x, epochs=self.pretrain_epochs, **forwarded)
-        return super().fit(x, y, **kwargs)
+        return self._fit_checked(x, y, **kwargs)
 
     def pretrain_discriminator(self, x, epochs: int, **fit_kwargs):
         """Train the discriminator alone for `epochs` (as the authors' code does before Algorithm 1).
 
         ``fit_kwargs`` (``batch_size``, ``shuffle``, ``steps_per_epoch``, ``verbose``) go to `fit`.
         """
+        x, _ = self.check_fit_inputs(x, None, fit_kwargs)
         self._phase = "pretrain"
         self.train_function = None  # trace a discriminator-only step
         try:
-            history = super().fit(x, epochs=epochs, **fit_kwargs)
+            history = self._fit_checked(x, epochs=epochs, **fit_kwargs)
         finally:
             self._phase = "adversarial"
             self.train_function = None
