@@ -25,12 +25,10 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from sklearn.ensemble import IsolationForest
 
 import keras_synthad as ks
 from benchmarks.common import environment, mean_std, parse_seeds, write_json
-from benchmarks.doping_synthetic import FORESTS, epochs_for
-from keras_synthad import metrics
+from benchmarks.doping_synthetic import epochs_for, iforest_metrics
 from keras_synthad.data import MinMaxScaler, load_adbench
 
 DATASETS = {"mammography": "23_mammography", "thyroid": "38_thyroid", "lympho": "21_Lymphography", "cardio": "6_cardio"}
@@ -38,16 +36,6 @@ SWEEP = np.arange(0.01, 0.70, 0.02)
 VARIANTS = ("iforest", "iforest_doping", "iforest_smote")
 METRICS = ("best_f1", "best_g", "sweep_auc", "auroc")
 RESULTS = Path(__file__).parent / "results"
-
-
-def evaluate(x_train, x_test, y_test, seed: int) -> dict:
-    runs = []
-    for k in range(FORESTS):
-        forest = IsolationForest(random_state=seed * 100 + k).fit(x_train)
-        train_scores, test_scores = -forest.score_samples(x_train), -forest.score_samples(x_test)
-        sweep = metrics.contamination_sweep(train_scores, test_scores, y_test, SWEEP)
-        runs.append({**sweep, "auroc": metrics.roc_auc(y_test, test_scores)})
-    return {key: float(np.mean([r[key] for r in runs])) for key in METRICS}
 
 
 def run(name: str, seed: int, args) -> dict:
@@ -77,9 +65,9 @@ def run(name: str, seed: int, args) -> dict:
         "synthetic_rows": n_synthetic,
         "aae_seconds": seconds,
         "edge_bounds": [float(v) for v in keras.ops.convert_to_numpy(model.edge_bounds)],
-        "iforest": evaluate(x_train, x_test, y_test, seed),
-        "iforest_doping": evaluate(np.concatenate([x_train, doping_rows]), x_test, y_test, seed),
-        "iforest_smote": evaluate(np.concatenate([x_train, smote_rows]), x_test, y_test, seed),
+        "iforest": iforest_metrics(x_train, x_test, y_test, seed, SWEEP),
+        "iforest_doping": iforest_metrics(np.concatenate([x_train, doping_rows]), x_test, y_test, seed, SWEEP),
+        "iforest_smote": iforest_metrics(np.concatenate([x_train, smote_rows]), x_test, y_test, seed, SWEEP),
     }
 
 
