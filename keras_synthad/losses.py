@@ -101,3 +101,42 @@ def latent_generator_loss(code_scores, kind: str = "bce"):
     raise ValueError(
         f"Invalid value received for argument `kind`. Expected one of {ADVERSARIAL_KINDS}. Received: kind={kind!r}"
     )
+
+
+# --- DA3D (Schulze et al., 2022) ---------------------------------------------------------
+
+
+def alarm_loss(normal_logits, labels, trivial_logits, generated_logits):
+    """DA3D alarm loss, eq. (1): cross-entropy with training rows -> 0 (known anomalies,
+    ``labels == 1``, -> 1), trivial anomalies -> 1 and generated anomalies -> 1.
+
+    Eq. (1) as printed minimises ``log(1 - f(x)) + log f(n_x) + log f(h~)``, which would
+    push the targets the other way; the text (normal -> 0, anomalies -> 1) and A3, which
+    DA3D extends, use the cross-entropy implemented here.
+    """
+    normal_logits = ops.reshape(normal_logits, (-1,))
+    labels = ops.reshape(ops.cast(labels, normal_logits.dtype), (-1,))
+    # BCE(logit, t) = t softplus(-logit) + (1 - t) softplus(logit)
+    normal = ops.mean(labels * ops.softplus(-normal_logits) + (1.0 - labels) * ops.softplus(normal_logits))
+    trivial = ops.mean(ops.softplus(-ops.reshape(trivial_logits, (-1,))))
+    generated = ops.mean(ops.softplus(-ops.reshape(generated_logits, (-1,))))
+    return normal + trivial + generated
+
+
+def da3d_critic_loss(wide_scores, generated_scores, normal_scores, lambda_generated: float, lambda_normal: float):
+    """DA3D critic loss, eq. (2): ``C(n_h) - lambda_g C(G(n_gen)) - lambda_n C(E(x))``.
+
+    Low critic values mark the wide Gaussian ``n_h``; generated and normal codes are
+    pushed high, so the generator (eq. 3, minimising ``C``) explores away from the
+    normal codes while staying inside the wide Gaussian.
+    """
+    return (
+        ops.mean(wide_scores)
+        - lambda_generated * ops.mean(generated_scores)
+        - lambda_normal * ops.mean(normal_scores)
+    )
+
+
+def da3d_generator_loss(alarm_logits, critic_scores):
+    """DA3D generator loss, eq. (3): ``f_alarm(a(f_dec(G(n)))) + C(G(n))`` (alarm as a probability)."""
+    return ops.mean(ops.sigmoid(ops.reshape(alarm_logits, (-1,)))) + ops.mean(critic_scores)

@@ -1,0 +1,351 @@
+"""DA3D (Schulze et al., 2022): an alarm network on a frozen AAE, trained against generated latent anomalies.
+
+The anomaly detector is ``f_AD = f_alarm ∘ a(f_dec) ∘ f_enc``: an adversarial
+autoencoder (AAE) trained on normal data and then frozen, and an alarm network
+reading the AAE's hidden activations. The alarm learns (eq. 1) that training rows
+are normal and that trivial anomalies ``n_x ~ N(0.5, 1)`` in the input space and
+generated anomalies ``h~`` in the code space are anomalous. The anomaly generator
+``f_gen`` (noise -> code) fools the alarm and a critic (eq. 3); the critic (a WGAN
+critic, eq. 2) keeps generated codes away from the normal codes and inside the
+wider Gaussian ``n_h ~ N(0, sigma^2)``. The score is the alarm's P(anomaly).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import layers, ops
+
+from keras_synthad import losses, networks
+from keras_synthad.detector import AnomalyDetector
+from keras_synthad.methods.aae import AdversarialAutoencoder
+
+ACTIVATIONS = ("decoder", "encoder", "all")
+GENERATORS = ("gan", "simple")
+CLIP_KINDS = ("weights", "gradient_norm")
+ALARM_UNITS = (1000, 500, 200, 75)
+GENERATOR_UNITS = (50, 40, 30, 20)
+CRITIC_UNITS = (40, 20, 10, 5)
+LEAKY_SLOPE = 0.3  # Keras' LeakyReLU default; the paper names no slope
+
+
+def default_autoencoder(input_shape, seed=None) -> AdversarialAutoencoder:
+    """An AAE shaped like the paper's Table 1 tabular ones: a funnel from about twice the
+    input width down to a small code, unit-variance Gaussian prior (§3.1)."""
+    width = int(input_shape[0])
+    code = max(2, math.ceil(width / 12))
+    hidden = []
+    size = max(2 * width, 8)
+    while size > 2 * code and len(hidden) < 5:
+        hidden.append(size)
+        size = max(size * 2 // 3, 2 * code)
+    return AdversarialAutoencoder(input_shape, latent_dim=code, prior_scale=1.0, hidden_units=hidden or (8,), seed=seed)
+
+
+def _hidden_dense(network: keras.Model) -> list:
+    return [layer for layer in network.layers if isinstance(layer, layers.Dense)][:-1]
+
+
+@keras.saving.register_keras_serializable(package="keras_synthad")
+class DA3D(AnomalyDetector):
+    """DA3D anomaly detector.
+
+    Args:
+        input_shape: ``(d,)`` (tabular; image inputs are not supported yet).
+        autoencoder: the `AdversarialAutoencoder` to pretrain on normal data and then
+            freeze. ``None``: `default_autoencoder` (pass Table 1's sizes for a
+            paper reproduction).
+        aae_epochs: epochs of AAE pretraining run by the first ``fit`` (a separate
+            ``fit`` of the autoencoder; a saved flag stops a reloaded model from
+            pretraining again). 0 when you pretrain it yourself.
+        activations: which AAE activations the alarm reads: ``"decoder"`` (the
+            paper), ``"encoder"`` or ``"all"``. Generated codes reach the
+            encoder's activations through the decoder (decode, then encode).
+        alarm_units: hidden sizes of the alarm network (paper: 1000-500-200-75;
+            100-50-25-10 for Mammography).
+        generator: ``"gan"`` (generator + critic, Algorithm 1) or ``"simple"``
+            (``n_h`` decoded directly, no generator or critic).
+        noise_dim: generator input size (8).
+        sigma: standard deviation of ``n_h`` (2).
+        lambda_normal, lambda_generated: eq. (2)'s weights (2, 2).
+        clip: ``"weights"``, WGAN weight clipping of the critic to
+            ``[-clip_value, clip_value]`` after each update (the paper), or
+            ``"gradient_norm"``, the authors' code: the critic's default optimizer
+            gets ``global_clipnorm=clip_value``.
+        clip_value: 0.01.
+        dropout: dropout between the layers of alarm, generator and critic (0.1).
+        learning_rate: Adam learning rate of every network (1e-4).
+        seed: seed of the noise draws.
+
+    ``fit(x, y)`` accepts y = 1 for known anomalies (the labelled setting of A3):
+    they join the anomalous side of eq. (1) and are left out of AAE pretraining.
+    """
+
+    supports_known_anomalies = True
+    loss_names = ("alarm_loss", "generator_loss", "critic_loss")
+
+    def __init__(
+        self,
+        input_shape,
+        autoencoder=None,
+        aae_epochs=100,
+        activations="decoder",
+        alarm_units=ALARM_UNITS,
+        generator="gan",
+        noise_dim=8,
+        sigma=2.0,
+        lambda_normal=2.0,
+        lambda_generated=2.0,
+        clip="weights",
+        clip_value=0.01,
+        dropout=0.1,
+        learning_rate=1e-4,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(input_shape, seed=seed, **kwargs)
+        if self.data_kind != "tabular":
+            raise ValueError(
+                f"DA3D supports tabular inputs (d,) only for now. Received: input_shape={tuple(input_shape)}"
+            )
+        if isinstance(autoencoder, dict):
+            autoencoder = keras.saving.deserialize_keras_object(autoencoder)
+        self.autoencoder = autoencoder if autoencoder is not None else default_autoencoder(input_shape, seed)
+        self.aae_epochs = int(aae_epochs)
+        self.activations = activations
+        self.alarm_units = tuple(int(u) for u in alarm_units)
+        self.generator_kind = generator
+        self.noise_dim = int(noise_dim)
+        self.sigma = float(sigma)
+        self.lambda_normal = float(lambda_normal)
+        self.lambda_generated = float(lambda_generated)
+        self.clip = clip
+        self.clip_value = float(clip_value)
+        self.dropout = float(dropout)
+        self.learning_rate = float(learning_rate)
+        self._check_arguments()
+        # The AAE is trained by its own fit (pretraining) and frozen for DA3D's.
+        self.autoencoder.trainable = False
+        self.latent_dim = self.autoencoder.latent_dim
+        self._build_activation_models()
+        with keras.name_scope("alarm"):
+            self.alarm = networks.mlp(
+                self.activation_width,
+                self.alarm_units,
+                1,
+                activation="leaky_relu",
+                negative_slope=LEAKY_SLOPE,
+                dropout=self.dropout,
+                name="alarm",
+            )
+        if self.generator_kind == "gan":
+            with keras.name_scope("generator"):
+                self.generator = networks.mlp(
+                    self.noise_dim,
+                    GENERATOR_UNITS,
+                    self.latent_dim,
+                    activation="leaky_relu",
+                    negative_slope=LEAKY_SLOPE,
+                    dropout=self.dropout,
+                    name="generator",
+                )
+            with keras.name_scope("critic"):
+                self.critic = networks.mlp(
+                    self.latent_dim,
+                    CRITIC_UNITS,
+                    1,
+                    activation="leaky_relu",
+                    negative_slope=LEAKY_SLOPE,
+                    dropout=self.dropout,
+                    name="critic",
+                )
+        self.pretrained = self.add_weight(shape=(), initializer="zeros", trainable=False, name="pretrained")
+        self.built = True
+
+    def _check_arguments(self):
+        def invalid(name, value, expected):
+            raise ValueError(
+                f"Invalid value received for argument `{name}`. Expected {expected}. Received: {name}={value!r}"
+            )
+
+        if not isinstance(self.autoencoder, AdversarialAutoencoder):
+            invalid("autoencoder", self.autoencoder, "an AdversarialAutoencoder")
+        if tuple(self.autoencoder.feature_shape) != self.feature_shape:
+            invalid("autoencoder", self.autoencoder.feature_shape, f"an autoencoder for input shape {self.feature_shape}")
+        if self.aae_epochs < 0:
+            invalid("aae_epochs", self.aae_epochs, "an integer >= 0")
+        if self.activations not in ACTIVATIONS:
+            invalid("activations", self.activations, f"one of {ACTIVATIONS}")
+        if not self.alarm_units or min(self.alarm_units) <= 0:
+            invalid("alarm_units", self.alarm_units, "a non-empty sequence of positive integers")
+        if self.generator_kind not in GENERATORS:
+            invalid("generator", self.generator_kind, f"one of {GENERATORS}")
+        if self.noise_dim <= 0:
+            invalid("noise_dim", self.noise_dim, "a positive integer")
+        if not self.sigma > 0:
+            invalid("sigma", self.sigma, "a positive number")
+        if self.clip not in CLIP_KINDS:
+            invalid("clip", self.clip, f"one of {CLIP_KINDS}")
+        if not self.clip_value > 0:
+            invalid("clip_value", self.clip_value, "a positive number")
+        if not 0.0 <= self.dropout < 1.0:
+            invalid("dropout", self.dropout, "a value in [0, 1)")
+        if not self.learning_rate > 0:
+            invalid("learning_rate", self.learning_rate, "a positive number")
+
+    def _build_activation_models(self):
+        # a(.): the hidden activations of the frozen AAE's encoder and/or decoder.
+        encoder, decoder = self.autoencoder.encoder, self.autoencoder.decoder
+        enc_hidden, dec_hidden = _hidden_dense(encoder), _hidden_dense(decoder)
+        self.encoder_activations = keras.Model(encoder.inputs, [layer.output for layer in enc_hidden])
+        self.decoder_activations = keras.Model(decoder.inputs, [layer.output for layer in dec_hidden])
+        widths = {
+            "decoder": sum(layer.units for layer in dec_hidden),
+            "encoder": sum(layer.units for layer in enc_hidden),
+        }
+        widths["all"] = widths["decoder"] + widths["encoder"]
+        self.activation_width = widths[self.activations]
+
+    # --- contract -------------------------------------------------------------------
+
+    def roles(self):
+        if self.generator_kind == "simple":
+            return {"alarm": [self.alarm]}
+        return {"alarm": [self.alarm], "generator": [self.generator], "critic": [self.critic]}
+
+    def default_optimizers(self):
+        optimizers = {"alarm": keras.optimizers.Adam(self.learning_rate)}
+        if self.generator_kind == "gan":
+            clipnorm = self.clip_value if self.clip == "gradient_norm" else None
+            optimizers["generator"] = keras.optimizers.Adam(self.learning_rate)
+            optimizers["critic"] = keras.optimizers.Adam(self.learning_rate, global_clipnorm=clipnorm)
+        return optimizers
+
+    def _concat(self, tensors):
+        tensors = tensors if isinstance(tensors, (list, tuple)) else [tensors]
+        return ops.concatenate(list(tensors), axis=1) if len(tensors) > 1 else tensors[0]
+
+    def activations_of_input(self, x):
+        """a(f_dec) ∘ f_enc (or the encoder's, or both) for input rows `x`."""
+        parts = []
+        if self.activations in ("encoder", "all"):
+            parts.append(self._concat(self.encoder_activations(x, training=False)))
+        if self.activations in ("decoder", "all"):
+            code = self.autoencoder.encoder(x, training=False)
+            parts.append(self._concat(self.decoder_activations(code, training=False)))
+        return self._concat(parts)
+
+    def activations_of_code(self, h):
+        """a(f_dec(h)) for codes `h` (other modes: decode, then read the input's activations)."""
+        if self.activations == "decoder":
+            return self._concat(self.decoder_activations(h, training=False))
+        return self.activations_of_input(self.autoencoder.decoder(h, training=False))
+
+    def call(self, x, training=False):
+        logits = self.alarm(self.activations_of_input(ops.cast(x, "float32")), training=training)
+        return ops.reshape(ops.sigmoid(logits), (-1,))  # P(anomaly)
+
+    # --- Algorithm 1 -------------------------------------------------------------------------
+
+    def sample_generator_noise(self, n):
+        return keras.random.normal((n, self.noise_dim), seed=self.seed_generator)
+
+    def sample_wide_codes(self, n):
+        """n_h ~ N(0, sigma^2): the critic's "stay in boundaries" samples, the simple generator's codes."""
+        return keras.random.normal((n, self.latent_dim), stddev=self.sigma, seed=self.seed_generator)
+
+    def alarm_loss(self, x, labels, trivial, generated_codes):
+        """Eq. (1): normal rows -> 0 (known anomalies -> 1), trivial and generated anomalies -> 1."""
+        normal_logits = self.alarm(self.activations_of_input(x), training=True)
+        trivial_logits = self.alarm(self.activations_of_input(trivial), training=True)
+        generated_logits = self.alarm(self.activations_of_code(generated_codes), training=True)
+        return losses.alarm_loss(normal_logits, labels, trivial_logits, generated_logits)
+
+    def generator_loss(self, noise):
+        """Eq. (3): make the alarm call generated anomalies normal, and fool the critic."""
+        codes = self.generator(noise, training=True)
+        alarm_logits = self.alarm(self.activations_of_code(codes), training=True)
+        return losses.da3d_generator_loss(alarm_logits, self.critic(codes, training=True))
+
+    def critic_loss(self, x, noise, wide_codes):
+        """Eq. (2) with the generator and encoder held fixed."""
+        generated = ops.stop_gradient(self.generator(noise, training=False))
+        normal_codes = self.autoencoder.encoder(x, training=False)
+        return losses.da3d_critic_loss(
+            self.critic(wide_codes, training=True),
+            self.critic(generated, training=True),
+            self.critic(normal_codes, training=True),
+            self.lambda_generated,
+            self.lambda_normal,
+        )
+
+    def clip_critic_weights(self):
+        for variable in self.critic.trainable_variables:
+            variable.assign(ops.clip(variable, -self.clip_value, self.clip_value))
+
+    def algorithm_step(self, x, y=None):
+        x = ops.cast(x, "float32")
+        n = ops.shape(x)[0]
+        labels = ops.zeros((n,)) if y is None else ops.reshape(ops.cast(y, "float32"), (-1,))
+        # Sample trivial anomalies n_x ~ N(.5, 1), wide codes n_h ~ N(0, sigma^2), generator noise.
+        trivial = keras.random.normal(ops.shape(x), mean=0.5, stddev=1.0, seed=self.seed_generator)
+        wide_codes = self.sample_wide_codes(n)
+        logs = {}
+        if self.generator_kind == "simple":
+            generated = wide_codes
+        else:
+            noise = self.sample_generator_noise(n)
+            generated = ops.stop_gradient(self.generator(noise, training=False))
+        # Train the alarm on eq. (1).
+        logs["alarm_loss"] = self.update_role("alarm", lambda: self.alarm_loss(x, labels, trivial, generated))
+        if self.generator_kind == "gan":
+            # Train the generator on eq. (3), then the critic on eq. (2), clipped.
+            logs["generator_loss"] = self.update_role("generator", lambda: self.generator_loss(noise))
+            logs["critic_loss"] = self.update_role("critic", lambda: self.critic_loss(x, noise, wide_codes))
+            if self.clip == "weights":
+                self.clip_critic_weights()
+        return logs
+
+    def fit(self, x=None, y=None, **kwargs):
+        """Pretrain the AAE on the normal rows (first call, ``aae_epochs``), freeze it, then run Algorithm 1."""
+        x, y = self.check_fit_inputs(x, y, kwargs)
+        if self.aae_epochs and not float(ops.convert_to_numpy(self.pretrained)):
+            self.pretrain_autoencoder(
+                x if y is None else x[y == 0],
+                epochs=self.aae_epochs,
+                **{k: kwargs[k] for k in ("batch_size", "verbose", "shuffle") if k in kwargs},
+            )
+        return self._fit_checked(x, y, **kwargs)
+
+    def pretrain_autoencoder(self, x, epochs: int, **fit_kwargs):
+        """Train the AAE alone on normal rows `x`, then freeze it again."""
+        self.autoencoder.trainable = True
+        try:
+            history = self.autoencoder.fit(x, epochs=epochs, **fit_kwargs)
+        finally:
+            self.autoencoder.trainable = False
+            self.train_function = None
+        self.pretrained.assign(1.0)
+        return history
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "autoencoder": keras.saving.serialize_keras_object(self.autoencoder),
+                "aae_epochs": self.aae_epochs,
+                "activations": self.activations,
+                "alarm_units": list(self.alarm_units),
+                "generator": self.generator_kind,
+                "noise_dim": self.noise_dim,
+                "sigma": self.sigma,
+                "lambda_normal": self.lambda_normal,
+                "lambda_generated": self.lambda_generated,
+                "clip": self.clip,
+                "clip_value": self.clip_value,
+                "dropout": self.dropout,
+                "learning_rate": self.learning_rate,
+            }
+        )
+        return config
