@@ -131,9 +131,7 @@ def da3d_critic_loss(wide_scores, generated_scores, normal_scores, lambda_genera
     normal codes while staying inside the wide Gaussian.
     """
     return (
-        ops.mean(wide_scores)
-        - lambda_generated * ops.mean(generated_scores)
-        - lambda_normal * ops.mean(normal_scores)
+        ops.mean(wide_scores) - lambda_generated * ops.mean(generated_scores) - lambda_normal * ops.mean(normal_scores)
     )
 
 

@@ -43,6 +43,17 @@ def default_autoencoder(input_shape, seed=None) -> AdversarialAutoencoder:
     return AdversarialAutoencoder(input_shape, latent_dim=code, prior_scale=1.0, hidden_units=hidden or (8,), seed=seed)
 
 
+def set_trainable(layer: keras.Layer, value: bool) -> None:
+    """Set ``trainable`` on `layer` and every nested layer.
+
+    Keras skips the propagation to sublayers when a model was built with
+    ``trainable=False`` (as a deserialized frozen AAE is) and is set to False again.
+    """
+    layer.trainable = value
+    for sublayer in getattr(layer, "layers", []):
+        set_trainable(sublayer, value)
+
+
 def _hidden_dense(network: keras.Model) -> list:
     return [layer for layer in network.layers if isinstance(layer, layers.Dense)][:-1]
 
@@ -126,7 +137,7 @@ class DA3D(AnomalyDetector):
         self.learning_rate = float(learning_rate)
         self._check_arguments()
         # The AAE is trained by its own fit (pretraining) and frozen for DA3D's.
-        self.autoencoder.trainable = False
+        set_trainable(self.autoencoder, False)
         self.latent_dim = self.autoencoder.latent_dim
         self._build_activation_models()
         with keras.name_scope("alarm"):
@@ -172,7 +183,9 @@ class DA3D(AnomalyDetector):
         if not isinstance(self.autoencoder, AdversarialAutoencoder):
             invalid("autoencoder", self.autoencoder, "an AdversarialAutoencoder")
         if tuple(self.autoencoder.feature_shape) != self.feature_shape:
-            invalid("autoencoder", self.autoencoder.feature_shape, f"an autoencoder for input shape {self.feature_shape}")
+            invalid(
+                "autoencoder", self.autoencoder.feature_shape, f"an autoencoder for input shape {self.feature_shape}"
+            )
         if self.aae_epochs < 0:
             invalid("aae_epochs", self.aae_epochs, "an integer >= 0")
         if self.activations not in ACTIVATIONS:
@@ -320,20 +333,26 @@ class DA3D(AnomalyDetector):
 
     def pretrain_autoencoder(self, x, epochs: int, **fit_kwargs):
         """Train the AAE alone on normal rows `x`, then freeze it again."""
-        self.autoencoder.trainable = True
+        set_trainable(self.autoencoder, True)
         try:
             history = self.autoencoder.fit(x, epochs=epochs, **fit_kwargs)
         finally:
-            self.autoencoder.trainable = False
+            set_trainable(self.autoencoder, False)
             self.train_function = None
         self.pretrained.assign(1.0)
         return history
+
+    def _autoencoder_config(self):
+        # Without the AAE's compile config: it is frozen, its optimizer state is not needed.
+        config = keras.saving.serialize_keras_object(self.autoencoder)
+        config.pop("compile_config", None)
+        return config
 
     def get_config(self):
         config = super().get_config()
         config.update(
             {
-                "autoencoder": keras.saving.serialize_keras_object(self.autoencoder),
+                "autoencoder": self._autoencoder_config(),
                 "aae_epochs": self.aae_epochs,
                 "activations": self.activations,
                 "alarm_units": list(self.alarm_units),
