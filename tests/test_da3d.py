@@ -1,0 +1,144 @@
+"""DA3D: frozen AAE, critic clipping, generated anomalies, known anomalies, round trip, bad inputs."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+import keras_synthad as ks
+from keras_synthad import losses, metrics
+from keras_synthad.data import MinMaxScaler, load_adbench
+
+
+def small_aae(width=6, **kwargs):
+    defaults = dict(latent_dim=2, prior_scale=1.0, hidden_units=(8, 6, 3), learning_rate=1e-3, seed=0)
+    defaults.update(kwargs)
+    return ks.AdversarialAutoencoder((width,), **defaults)
+
+
+def small_da3d(**kwargs):
+    defaults = dict(autoencoder=small_aae(), aae_epochs=20, alarm_units=(32, 16), learning_rate=1e-3, seed=0)
+    defaults.update(kwargs)
+    return ks.DA3D((6,), **defaults)
+
+
+@pytest.fixture(scope="module")
+def thyroid():
+    """1,000 normal and 50 anomalous thyroid rows (ODDS), scaled with the normal rows' min/max."""
+    x, y = load_adbench("38_thyroid")
+    scaler = MinMaxScaler(clip=True).fit(x[y == 0][:1000])
+    return scaler.transform(x[y == 0][:1000]), scaler.transform(x[y == 1][:50])
+
+
+@pytest.fixture(scope="module")
+def trained(thyroid):
+    keras.utils.set_random_seed(0)
+    model = small_da3d(clip="gradient_norm")
+    model.fit(thyroid[0], epochs=15, batch_size=100, verbose=0)
+    return model
+
+
+def aae_weights(model):
+    return {v.path: ops.convert_to_numpy(v).copy() for v in model.autoencoder.weights}
+
+
+def test_aae_is_pretrained_then_frozen(thyroid):
+    keras.utils.set_random_seed(0)
+    model = small_da3d()
+    initial = aae_weights(model)
+    model.fit(thyroid[0], epochs=1, batch_size=100, verbose=0)  # pretraining + one epoch
+    pretrained = aae_weights(model)
+    assert any(not np.array_equal(initial[k], pretrained[k]) for k in initial)
+    assert model.autoencoder.trainable_weights == []
+    model.fit(thyroid[0], epochs=2, batch_size=100, verbose=0)  # no second pretraining
+    after = aae_weights(model)
+    for key in pretrained:
+        np.testing.assert_array_equal(pretrained[key], after[key], err_msg=key)
+
+
+def test_weight_clipping_holds_after_a_step(thyroid):
+    model = small_da3d(clip="weights", clip_value=0.01, aae_epochs=0)
+    model.fit(thyroid[0][:200], epochs=1, batch_size=100, verbose=0)
+    for v in model.critic.trainable_variables:
+        assert np.abs(ops.convert_to_numpy(v)).max() <= 0.01 + 1e-7, v.path
+
+
+def test_gradient_norm_clipping_is_the_critic_optimizers(trained):
+    optimizers = trained.default_optimizers()
+    assert optimizers["critic"].global_clipnorm == 0.01
+    assert optimizers["alarm"].global_clipnorm is None
+    # Weights are not clipped in this mode.
+    assert max(np.abs(ops.convert_to_numpy(v)).max() for v in trained.critic.trainable_variables) > 0.01
+
+
+def test_generated_anomalies_score_higher_than_normals(trained, thyroid):
+    codes = trained.generator(trained.sample_generator_noise(500))
+    generated = ops.convert_to_numpy(ops.sigmoid(trained.alarm(trained.activations_of_code(codes))))
+    normal = trained.predict(thyroid[0], verbose=0)
+    assert normal.shape == (1000,) and np.all((normal >= 0) & (normal <= 1))
+    assert generated.mean() > normal.mean() + 0.1, (generated.mean(), normal.mean())
+
+
+def test_known_anomalies_join_the_anomalous_side(thyroid):
+    keras.utils.set_random_seed(0)
+    normal, anomalies = thyroid
+    x = np.concatenate([normal, anomalies])
+    y = np.r_[np.zeros(len(normal)), np.ones(len(anomalies))]
+    # The encoder's activations carry more of the input than the 2-D code the
+    # decoder's are a function of, so labelled anomalies can be told apart.
+    model = small_da3d(clip="gradient_norm", activations="all")
+    model.fit(x, y, epochs=30, batch_size=100, verbose=0)
+    assert metrics.roc_auc(y, model.predict(x, verbose=0)) > 0.75  # measured .79 (TF) to .99
+
+
+def test_alarm_loss_labels_known_anomalies():
+    logits = ops.convert_to_tensor(np.array([[4.0], [4.0]], "float32"))  # the alarm says "anomaly"
+    anomalous = ops.convert_to_tensor(np.array([[9.0]], "float32"))
+    as_normal = float(losses.alarm_loss(logits, np.zeros(2, "float32"), anomalous, anomalous))
+    as_known = float(losses.alarm_loss(logits, np.ones(2, "float32"), anomalous, anomalous))
+    assert as_known < 0.05 < as_normal  # labelled rows are targets of 1, unlabelled ones of 0
+
+
+def test_simple_variant_trains_only_the_alarm(thyroid):
+    model = small_da3d(generator="simple", aae_epochs=2)
+    assert set(model.roles()) == {"alarm"}
+    model.fit(thyroid[0][:300], epochs=1, batch_size=100, verbose=0)
+    assert {o.name for o in model.optimizer.optimizers} == {"alarm"}
+    assert not hasattr(model, "critic")
+
+
+@pytest.mark.parametrize("activations, width", [("decoder", 3 + 6 + 8), ("encoder", 8 + 6 + 3), ("all", 34)])
+def test_activation_choices(activations, width, thyroid):
+    model = small_da3d(activations=activations, aae_epochs=0)
+    assert model.activation_width == width
+    assert model.predict(thyroid[0][:10], verbose=0).shape == (10,)
+
+
+def test_round_trip(trained, thyroid, tmp_path):
+    path = tmp_path / "da3d.keras"
+    trained.save(path)
+    restored = keras.saving.load_model(path)
+    assert isinstance(restored, ks.DA3D)
+    np.testing.assert_allclose(
+        restored.predict(thyroid[0][:50], verbose=0), trained.predict(thyroid[0][:50], verbose=0), atol=1e-6
+    )
+    assert float(ops.convert_to_numpy(restored.pretrained)) == 1.0
+    assert restored.autoencoder.trainable_weights == []
+
+
+def test_bad_inputs_raise(thyroid):
+    with pytest.raises(ValueError, match="tabular"):
+        ks.DA3D((8, 8, 1))
+    with pytest.raises(ValueError, match="argument `activations`"):
+        small_da3d(activations="middle")
+    with pytest.raises(ValueError, match="argument `generator`"):
+        small_da3d(generator="vae")
+    with pytest.raises(ValueError, match="argument `autoencoder`"):
+        ks.DA3D((6,), autoencoder=small_aae(width=5))
+    with pytest.raises(ValueError, match="argument `clip`"):
+        small_da3d(clip="value")
+    model = small_da3d(aae_epochs=0)
+    with pytest.raises(ValueError, match="labels|`y`"):
+        model.fit(thyroid[0][:10], np.zeros(9), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="wrong width"):
+        model.predict(np.zeros((2, 5), "float32"))
