@@ -145,3 +145,9 @@ def aae_decoder(
     if len(feature_shape) > 1:
         outputs = layers.Reshape(tuple(feature_shape))(outputs)
     return keras.Model(inputs, outputs, name=name)
+
+
+def clip_weights(network: keras.Model, bound: float) -> None:
+    """WGAN weight clipping: every trainable weight of `network` into ``[-bound, bound]``."""
+    for variable in network.trainable_variables:
+        variable.assign(keras.ops.clip(variable, -bound, bound))

@@ -99,3 +99,8 @@ def check_contamination(contamination) -> float:
             f"in (0, 1). Received: contamination={contamination!r}"
         )
     return value
+
+
+def invalid_argument(name: str, value, expected: str) -> ValueError:
+    """The Keras-style error for a bad constructor argument (raise the returned error)."""
+    return ValueError(f"Invalid value received for argument `{name}`. Expected {expected}. Received: {name}={value!r}")

@@ -20,7 +20,7 @@ from keras import ops
 
 from keras_synthad import losses, networks
 from keras_synthad.detector import AnomalyDetector
-from keras_synthad.validation import check_features
+from keras_synthad.validation import check_features, invalid_argument
 
 PRIORS = ("gaussian", "generalized_gaussian")
 CLIP_KINDS = ("weights", "gradient_norm")
@@ -126,10 +126,7 @@ class AdversarialAutoencoder(AnomalyDetector):
 
     def _check_arguments(self):
         def invalid(name, expected):
-            raise ValueError(
-                f"Invalid value received for argument `{name}`. Expected {expected}. "
-                f"Received: {name}={getattr(self, name)!r}"
-            )
+            raise invalid_argument(name, getattr(self, name), expected)
 
         if self.latent_dim <= 0:
             invalid("latent_dim", "a positive integer")
@@ -235,8 +232,7 @@ class AdversarialAutoencoder(AnomalyDetector):
 
     def clip_critic_weights(self):
         """WGAN weight clipping: every critic weight into ``[-clip_value, clip_value]``."""
-        for variable in self.discriminator.trainable_variables:
-            variable.assign(ops.clip(variable, -self.clip_value, self.clip_value))
+        networks.clip_weights(self.discriminator, self.clip_value)
 
     def algorithm_step(self, x, y=None):
         x = ops.cast(x, "float32")

@@ -20,6 +20,7 @@ from keras import layers, ops
 from keras_synthad import losses, networks
 from keras_synthad.detector import AnomalyDetector
 from keras_synthad.methods.aae import AdversarialAutoencoder
+from keras_synthad.validation import invalid_argument
 
 ACTIVATIONS = ("decoder", "encoder", "all")
 GENERATORS = ("gan", "simple")
@@ -141,44 +142,18 @@ class DA3D(AnomalyDetector):
         self.latent_dim = self.autoencoder.latent_dim
         self._build_activation_models()
         with keras.name_scope("alarm"):
-            self.alarm = networks.mlp(
-                self.activation_width,
-                self.alarm_units,
-                1,
-                activation="leaky_relu",
-                negative_slope=LEAKY_SLOPE,
-                dropout=self.dropout,
-                name="alarm",
-            )
+            self.alarm = self._leaky_mlp(self.activation_width, self.alarm_units, 1, "alarm")
         if self.generator_kind == "gan":
             with keras.name_scope("generator"):
-                self.generator = networks.mlp(
-                    self.noise_dim,
-                    GENERATOR_UNITS,
-                    self.latent_dim,
-                    activation="leaky_relu",
-                    negative_slope=LEAKY_SLOPE,
-                    dropout=self.dropout,
-                    name="generator",
-                )
+                self.generator = self._leaky_mlp(self.noise_dim, GENERATOR_UNITS, self.latent_dim, "generator")
             with keras.name_scope("critic"):
-                self.critic = networks.mlp(
-                    self.latent_dim,
-                    CRITIC_UNITS,
-                    1,
-                    activation="leaky_relu",
-                    negative_slope=LEAKY_SLOPE,
-                    dropout=self.dropout,
-                    name="critic",
-                )
+                self.critic = self._leaky_mlp(self.latent_dim, CRITIC_UNITS, 1, "critic")
         self.pretrained = self.add_weight(shape=(), initializer="zeros", trainable=False, name="pretrained")
         self.built = True
 
     def _check_arguments(self):
         def invalid(name, value, expected):
-            raise ValueError(
-                f"Invalid value received for argument `{name}`. Expected {expected}. Received: {name}={value!r}"
-            )
+            raise invalid_argument(name, value, expected)
 
         if not isinstance(self.autoencoder, AdversarialAutoencoder):
             invalid("autoencoder", self.autoencoder, "an AdversarialAutoencoder")
@@ -206,6 +181,12 @@ class DA3D(AnomalyDetector):
             invalid("dropout", self.dropout, "a value in [0, 1)")
         if not self.learning_rate > 0:
             invalid("learning_rate", self.learning_rate, "a positive number")
+
+    def _leaky_mlp(self, inputs: int, units, outputs: int, name: str) -> keras.Model:
+        # §4.1: Leaky ReLU hidden layers, 10 % dropout between layers.
+        return networks.mlp(
+            inputs, units, outputs, activation="leaky_relu", negative_slope=LEAKY_SLOPE, dropout=self.dropout, name=name
+        )
 
     def _build_activation_models(self):
         # a(.): the hidden activations of the frozen AAE's encoder and/or decoder.
@@ -294,8 +275,7 @@ class DA3D(AnomalyDetector):
         )
 
     def clip_critic_weights(self):
-        for variable in self.critic.trainable_variables:
-            variable.assign(ops.clip(variable, -self.clip_value, self.clip_value))
+        networks.clip_weights(self.critic, self.clip_value)
 
     def algorithm_step(self, x, y=None):
         x = ops.cast(x, "float32")
