@@ -79,6 +79,23 @@ def test_kdd_has_121_features_and_the_papers_split():
     assert not set(train) & set(test)
 
 
+def test_nsl_kdd_splits_and_features():
+    import pandas as pd
+
+    from keras_synthad.data import load_nsl_kdd
+
+    train, test = load_nsl_kdd("train"), load_nsl_kdd("test")
+    assert train.shape == (125_973, 43) and test.shape == (22_544, 43)  # SOURCES.md
+    assert (train["label"] == "normal").sum() == 67_343 and (test["label"] == "normal").sum() == 9_711
+    both = pd.concat([train, test])
+    text = ("protocol_type", "service", "flag")
+    categories = {c: sorted(both[c].astype(str).unique()) for c in text}
+    x, names, _ = kdd_features(test, categorical=text, categories=categories)
+    assert x.shape == (22_544, 122) and "difficulty" not in names
+    with pytest.raises(ValueError, match="argument `split`"):
+        load_nsl_kdd("validation")
+
+
 def test_embedded_sample_needs_no_shared_data(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_SYNTHAD_DATA", str(tmp_path / "nowhere"))
     frame = load_sample()

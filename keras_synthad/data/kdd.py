@@ -27,11 +27,30 @@ def load_kddcup99(path: str | Path | None = None) -> pd.DataFrame:
     return frame
 
 
+NSL_KDD_FILES = {"train": "KDDTrain+.txt.gz", "test": "KDDTest+.txt.gz", "test-21": "KDDTest-21.txt.gz"}
+
+
+def load_nsl_kdd(split: str = "train") -> pd.DataFrame:
+    """Read an NSL-KDD split (``"train"``, ``"test"`` or ``"test-21"``) from the shared data
+    folder: the 41 KDD feature columns, ``label`` (``"normal"`` or an attack name, no
+    trailing dot) and ``difficulty``."""
+    if split not in NSL_KDD_FILES:
+        raise ValueError(
+            f"Invalid value received for argument `split`. Expected one of {sorted(NSL_KDD_FILES)}. Received: split={split!r}"
+        )
+    folder = data_dir("nsl_kdd")
+    names = (folder / "columns.txt").read_text().split()
+    frame = pd.read_csv(folder / NSL_KDD_FILES[split], names=names, header=None)
+    if frame.shape[1] != 43 or frame.isna().any().any():
+        raise ValueError(f"{folder / NSL_KDD_FILES[split]} is not an NSL-KDD file: expected 43 complete columns")
+    return frame
+
+
 def kdd_features(frame: pd.DataFrame, categorical=KDD_CATEGORICAL, categories: dict | None = None):
     """Numeric matrix of a KDD frame: one-hot for `categorical`, other columns as floats.
 
     Args:
-        frame: rows with the 41 feature columns (``label`` is ignored).
+        frame: rows with the 41 feature columns (``label`` and ``difficulty`` are ignored).
         categorical: columns to one-hot encode.
         categories: ``{column: [values]}`` fixing the one-hot columns (e.g. taken
             from the full file so every split shares them); default: the values in
@@ -43,7 +62,7 @@ def kdd_features(frame: pd.DataFrame, categorical=KDD_CATEGORICAL, categories: d
     categories = categories or {c: sorted(frame[c].astype(str).unique()) for c in categorical}
     parts, names = [], []
     for column in frame.columns:
-        if column == "label":
+        if column in ("label", "difficulty"):
             continue
         if column in categorical:
             values = frame[column].astype(str).to_numpy()
