@@ -1,6 +1,6 @@
-"""Markdown tables of the DOPING benchmark results, for the README.
+"""Markdown tables of the DOPING and DA3D benchmark results, for the README.
 
-Usage: ``python -m benchmarks.doping_report`` (reads ``benchmarks/results/doping_*.json``).
+Usage: ``python -m benchmarks.report`` (reads ``benchmarks/results/{doping,da3d}_*.json``).
 """
 
 from __future__ import annotations
@@ -51,11 +51,34 @@ def synthetic_table(payload: dict) -> str:
     return "\n".join(lines)
 
 
+def da3d_table(payloads: list[dict]) -> str:
+    lines = [
+        "| dataset | pollution | variant | seeds | AUROC | AP | paper AUROC |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for payload in payloads:
+        for s in payload["summary"]:
+            paper = "–" if s["paper_auroc"] is None else f"{s['paper_auroc']:.2f}"
+            lines.append(
+                f"| {s['dataset']} | {s['pollution']:.0%} | {s['variant']} | {s['seeds']} | "
+                f"{s['auroc']['mean']:.4f} ± {s['auroc']['std']:.4f} | {s['ap']['mean']:.4f} ± {s['ap']['std']:.4f} | "
+                f"{paper} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
-    for name, render in (("doping_synthetic.json", synthetic_table), ("doping_odds.json", odds_table)):
+    for name, render in (
+        ("doping_synthetic.json", synthetic_table),
+        ("doping_synthetic_labeled.json", synthetic_table),
+        ("doping_odds.json", odds_table),
+    ):
         path = RESULTS / name
         if path.exists():
             print(f"{name}\n\n{render(json.loads(path.read_text()))}\n")
+    da3d = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("da3d_table2*.json"))]
+    if da3d:
+        print(f"da3d_table2*.json\n\n{da3d_table(da3d)}\n")
 
 
 if __name__ == "__main__":
