@@ -142,8 +142,12 @@ _SCORE_ELSEWHERE = textwrap.dedent(
 
 @pytest.mark.parametrize("other", [b for b in ("tensorflow", "jax", "torch") if b != BACKEND])
 def test_model_trained_here_scores_identically_on_other_backends(trained, normal_data, far_data, tmp_path, other):
-    trained.calibrate(normal_data, contamination=0.05)
-    x = np.r_[normal_data[:50], far_data[:50]]
+    assert_scores_identically_elsewhere(trained, np.r_[normal_data[:50], far_data[:50]], normal_data, tmp_path, other)
+
+
+def assert_scores_identically_elsewhere(trained, x, x_normal, tmp_path, other):
+    """Save `trained`, load it under backend `other` in a fresh process, compare scores and labels."""
+    trained.calibrate(x_normal, contamination=0.05)
     trained.save(tmp_path / "model.keras")
     np.save(tmp_path / "x.npy", x)
     env = {**os.environ, "KERAS_BACKEND": other, "TF_CPP_MIN_LOG_LEVEL": "3"}

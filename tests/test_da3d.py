@@ -3,7 +3,9 @@
 import keras
 import numpy as np
 import pytest
+from conftest import BACKEND
 from keras import ops
+from test_contract import assert_scores_identically_elsewhere
 
 import keras_synthad as ks
 from keras_synthad import losses, metrics
@@ -124,6 +126,12 @@ def test_round_trip(trained, thyroid, tmp_path):
     )
     assert float(ops.convert_to_numpy(restored.pretrained)) == 1.0
     assert restored.autoencoder.trainable_weights == []
+
+
+@pytest.mark.parametrize("other", [b for b in ("tensorflow", "jax", "torch") if b != BACKEND][-1:])
+def test_da3d_scores_identically_on_another_backend(trained, thyroid, tmp_path, other):
+    x = np.concatenate([thyroid[0][:50], thyroid[1]])
+    assert_scores_identically_elsewhere(trained, x, thyroid[0], tmp_path, other)
 
 
 def test_bad_inputs_raise(thyroid):
