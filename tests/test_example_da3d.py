@@ -14,7 +14,7 @@ def test_da3d_example_separates_attacks_from_normal_traffic():
     example = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = example
     spec.loader.exec_module(example)
-    results = example.main(["--small", "--epochs", "40", "--aae-epochs", "40"])
+    results = example.main(["--small", "--epochs", "80", "--aae-epochs", "80"])
     assert set(results) == {"gan", "simple"}
     for variant, result in results.items():
-        assert result["auroc"] > 0.7, (variant, result)  # measured .74 (torch, gan) to .95
+        assert result["auroc"] > 0.7, (variant, result)  # measured .87 (torch, simple) to .97 (TF, gan)
