@@ -11,7 +11,7 @@ import keras
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from keras_synthad.validation import check_features
+from keras_synthad.validation import check_features, invalid_argument
 
 
 def nearest_other(pool: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -84,5 +84,5 @@ def check_count(n) -> int:
     except (TypeError, ValueError):
         valid = False
     if not valid:
-        raise ValueError(f"Invalid value received for argument `n`. Expected an integer >= 0. Received: n={n!r}")
+        raise invalid_argument("n", n, "an integer >= 0")
     return int(n)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from keras import ops
 
+from keras_synthad.validation import invalid_argument
+
 ENCIRCLEMENT_KINDS = ("log_abs", "bce")
 
 
@@ -83,9 +85,7 @@ def latent_discriminator_loss(prior_scores, code_scores, kind: str = "bce"):
         return ops.mean(ops.softplus(-prior_scores)) + ops.mean(ops.softplus(code_scores))
     if kind == "wasserstein":
         return ops.mean(code_scores) - ops.mean(prior_scores)
-    raise ValueError(
-        f"Invalid value received for argument `kind`. Expected one of {ADVERSARIAL_KINDS}. Received: kind={kind!r}"
-    )
+    raise invalid_argument("kind", kind, f"one of {ADVERSARIAL_KINDS}")
 
 
 def latent_generator_loss(code_scores, kind: str = "bce"):
@@ -98,9 +98,7 @@ def latent_generator_loss(code_scores, kind: str = "bce"):
         return ops.mean(ops.softplus(-code_scores))
     if kind == "wasserstein":
         return -ops.mean(code_scores)
-    raise ValueError(
-        f"Invalid value received for argument `kind`. Expected one of {ADVERSARIAL_KINDS}. Received: kind={kind!r}"
-    )
+    raise invalid_argument("kind", kind, f"one of {ADVERSARIAL_KINDS}")
 
 
 # --- DA3D (Schulze et al., 2022) ---------------------------------------------------------

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from keras_synthad.data.paths import data_dir
+from keras_synthad.validation import invalid_argument
 
 COLUMNS = (Path(__file__).parent / "samples" / "kddcup99_columns.txt").read_text().split()
 
@@ -35,9 +36,7 @@ def load_nsl_kdd(split: str = "train") -> pd.DataFrame:
     folder: the 41 KDD feature columns, ``label`` (``"normal"`` or an attack name, no
     trailing dot) and ``difficulty``."""
     if split not in NSL_KDD_FILES:
-        raise ValueError(
-            f"Invalid value received for argument `split`. Expected one of {sorted(NSL_KDD_FILES)}. Received: split={split!r}"
-        )
+        raise invalid_argument("split", split, f"one of {sorted(NSL_KDD_FILES)}")
     folder = data_dir("nsl_kdd")
     names = (folder / "columns.txt").read_text().split()
     frame = pd.read_csv(folder / NSL_KDD_FILES[split], names=names, header=None)

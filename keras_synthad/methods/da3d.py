@@ -152,35 +152,32 @@ class DA3D(AnomalyDetector):
         self.built = True
 
     def _check_arguments(self):
-        def invalid(name, value, expected):
-            raise invalid_argument(name, value, expected)
-
         if not isinstance(self.autoencoder, AdversarialAutoencoder):
-            invalid("autoencoder", self.autoencoder, "an AdversarialAutoencoder")
+            raise invalid_argument("autoencoder", self.autoencoder, "an AdversarialAutoencoder")
         if tuple(self.autoencoder.feature_shape) != self.feature_shape:
-            invalid(
+            raise invalid_argument(
                 "autoencoder", self.autoencoder.feature_shape, f"an autoencoder for input shape {self.feature_shape}"
             )
         if self.aae_epochs < 0:
-            invalid("aae_epochs", self.aae_epochs, "an integer >= 0")
+            raise invalid_argument("aae_epochs", self.aae_epochs, "an integer >= 0")
         if self.activations not in ACTIVATIONS:
-            invalid("activations", self.activations, f"one of {ACTIVATIONS}")
+            raise invalid_argument("activations", self.activations, f"one of {ACTIVATIONS}")
         if not self.alarm_units or min(self.alarm_units) <= 0:
-            invalid("alarm_units", self.alarm_units, "a non-empty sequence of positive integers")
+            raise invalid_argument("alarm_units", self.alarm_units, "a non-empty sequence of positive integers")
         if self.generator_kind not in GENERATORS:
-            invalid("generator", self.generator_kind, f"one of {GENERATORS}")
+            raise invalid_argument("generator", self.generator_kind, f"one of {GENERATORS}")
         if self.noise_dim <= 0:
-            invalid("noise_dim", self.noise_dim, "a positive integer")
+            raise invalid_argument("noise_dim", self.noise_dim, "a positive integer")
         if not self.sigma > 0:
-            invalid("sigma", self.sigma, "a positive number")
+            raise invalid_argument("sigma", self.sigma, "a positive number")
         if self.clip not in CLIP_KINDS:
-            invalid("clip", self.clip, f"one of {CLIP_KINDS}")
+            raise invalid_argument("clip", self.clip, f"one of {CLIP_KINDS}")
         if not self.clip_value > 0:
-            invalid("clip_value", self.clip_value, "a positive number")
+            raise invalid_argument("clip_value", self.clip_value, "a positive number")
         if not 0.0 <= self.dropout < 1.0:
-            invalid("dropout", self.dropout, "a value in [0, 1)")
+            raise invalid_argument("dropout", self.dropout, "a value in [0, 1)")
         if not self.learning_rate > 0:
-            invalid("learning_rate", self.learning_rate, "a positive number")
+            raise invalid_argument("learning_rate", self.learning_rate, "a positive number")
 
     def _leaky_mlp(self, inputs: int, units, outputs: int, name: str) -> keras.Model:
         # §4.1: Leaky ReLU hidden layers, 10 % dropout between layers.

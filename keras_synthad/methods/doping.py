@@ -19,7 +19,7 @@ from keras_synthad.augmentation import check_count, draw_indices_and_weights, in
 from keras_synthad.detector import AnomalyDetector
 from keras_synthad.downstream import EstimatorScorer, IsolationForestScorer
 from keras_synthad.methods.aae import AdversarialAutoencoder
-from keras_synthad.validation import check_features, is_array_like
+from keras_synthad.validation import check_features, invalid_argument, is_array_like
 
 
 def edge_bounds(norms: np.ndarray, edge_std: float = 3.0, edge_percentile: float = 90.0) -> tuple[float, float]:
@@ -50,10 +50,7 @@ def as_downstream(detector, seed=None) -> keras.layers.Layer:
         return detector
     if hasattr(detector, "fit"):
         return EstimatorScorer(detector)
-    raise ValueError(
-        'Invalid value received for argument `detector`. Expected "iforest", a scikit-learn/PyOD '
-        f"estimator or a keras_synthad method. Received: detector={detector!r}"
-    )
+    raise invalid_argument("detector", detector, '"iforest", a scikit-learn/PyOD estimator or a keras_synthad method')
 
 
 @keras.saving.register_keras_serializable(package="keras_synthad")
@@ -106,22 +103,13 @@ class DOPING(AnomalyDetector):
         self.edge_std = float(edge_std)
         self.edge_percentile = float(edge_percentile)
         if not self.synthetic_fraction >= 0:
-            raise ValueError(
-                "Invalid value received for argument `synthetic_fraction`. Expected a number >= 0. "
-                f"Received: synthetic_fraction={synthetic_fraction!r}"
-            )
+            raise invalid_argument("synthetic_fraction", synthetic_fraction, "a number >= 0")
         if not 0 <= self.edge_percentile <= 100:
-            raise ValueError(
-                "Invalid value received for argument `edge_percentile`. Expected a value in [0, 100]. "
-                f"Received: edge_percentile={edge_percentile!r}"
-            )
+            raise invalid_argument("edge_percentile", edge_percentile, "a value in [0, 100]")
         if autoencoder is None:
             autoencoder = AdversarialAutoencoder(input_shape, latent_dim=2, prior_scale=10.0, seed=seed)
         if not isinstance(autoencoder, AdversarialAutoencoder):
-            raise ValueError(
-                "Invalid value received for argument `autoencoder`. Expected an AdversarialAutoencoder. "
-                f"Received: autoencoder={autoencoder!r}"
-            )
+            raise invalid_argument("autoencoder", autoencoder, "an AdversarialAutoencoder")
         self.autoencoder = autoencoder
         self.detector = as_downstream(detector, seed)
         for name, component in (("autoencoder", self.autoencoder), ("detector", self.detector)):
@@ -214,7 +202,7 @@ class DOPING(AnomalyDetector):
         ``||z|| = norm`` (raw decoder output, not clipped)."""
         n = check_count(n)
         if not float(norm) >= 0:
-            raise ValueError(f"Invalid value received for argument `norm`. Expected >= 0. Received: norm={norm!r}")
+            raise invalid_argument("norm", norm, ">= 0")
         directions = keras.random.normal((n, self.autoencoder.latent_dim), seed=self.seed_generator)
         directions = ops.convert_to_numpy(directions)
         codes = float(norm) * directions / np.linalg.norm(directions, axis=1, keepdims=True)
