@@ -3,6 +3,9 @@
 Each builder returns a functional `keras.Model`. Discriminators end in a linear
 unit (a logit); the methods apply the sigmoid, so losses stay numerically stable.
 Build them under ``keras.name_scope(role)`` so their variables belong to that role.
+
+The autoencoder builders name the layers whose outputs are hidden activations
+``hidden_<i>``; `hidden_outputs` reads them (DA3D's alarm network uses them).
 """
 
 from __future__ import annotations
@@ -120,12 +123,15 @@ def fence_gan_cifar_discriminator(image_shape, name: str = "discriminator") -> k
     return keras.Model(inputs, outputs, name=name)
 
 
+HIDDEN_PREFIX = "hidden_"
+
+
 def aae_encoder(feature_shape, units, latent_dim: int, name: str = "encoder") -> keras.Model:
     """DOPING §III-A encoder: flatten, Dense ``units`` (ReLU), linear code of size ``latent_dim``."""
     inputs = keras.Input(tuple(feature_shape))
     h = layers.Flatten()(inputs) if len(feature_shape) > 1 else inputs
-    for n in units:
-        h = layers.Dense(n, activation="relu")(h)
+    for i, n in enumerate(units):
+        h = layers.Dense(n, activation="relu", name=f"{HIDDEN_PREFIX}{i}")(h)
     outputs = layers.Dense(latent_dim)(h)
     return keras.Model(inputs, outputs, name=name)
 
@@ -136,8 +142,8 @@ def aae_decoder(
     """DOPING §III-A decoder: Dense ``units`` (ReLU), output linear (the paper) or e.g. sigmoid."""
     inputs = keras.Input((latent_dim,))
     h = inputs
-    for n in units:
-        h = layers.Dense(n, activation="relu")(h)
+    for i, n in enumerate(units):
+        h = layers.Dense(n, activation="relu", name=f"{HIDDEN_PREFIX}{i}")(h)
     size = 1
     for s in feature_shape:
         size *= int(s)
@@ -145,6 +151,72 @@ def aae_decoder(
     if len(feature_shape) > 1:
         outputs = layers.Reshape(tuple(feature_shape))(outputs)
     return keras.Model(inputs, outputs, name=name)
+
+
+CONV_SLOPE = 0.01  # LeakyReLU slope of the convolutional AAE (DCGAN-style; DA3D's code uses .01)
+
+
+def conv_sizes(image_shape, n_layers: int) -> list[tuple[int, int]]:
+    """Spatial sizes after each stride-2 "same" convolution: ``[(H, W), (ceil(H/2), ceil(W/2)), ...]``."""
+    sizes = [tuple(int(s) for s in image_shape[:2])]
+    for _ in range(n_layers):
+        sizes.append(tuple(-(-s // 2) for s in sizes[-1]))
+    return sizes
+
+
+def aae_conv_encoder(image_shape, filters, latent_dim: int, name: str = "encoder") -> keras.Model:
+    """DA3D Table 1 image encoder (``32C3-16C3-8C3-16C3``): 3x3 stride-2 convolutions with
+    ``filters`` (batch norm, LeakyReLU), then a linear convolution covering the whole remaining
+    map down to a 1x1 code of ``latent_dim`` channels, returned flat ``(latent_dim,)``.
+
+    The last convolution spans the full remaining map (4x4 for 28x28 inputs) rather than
+    Table 1's 3x3, so the code has ``latent_dim`` entries for any image size.
+    """
+    inputs = keras.Input(tuple(image_shape))
+    h = inputs
+    for i, f in enumerate(filters):
+        h = layers.Conv2D(f, 3, strides=2, padding="same")(h)
+        h = layers.BatchNormalization()(h)
+        h = layers.LeakyReLU(negative_slope=CONV_SLOPE, name=f"{HIDDEN_PREFIX}{i}")(h)
+    last = conv_sizes(image_shape, len(filters))[-1]
+    h = layers.Conv2D(latent_dim, last, padding="valid")(h)
+    outputs = layers.Flatten()(h)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def aae_conv_decoder(
+    latent_dim: int, filters, image_shape, output_activation: str | None = None, name: str = "decoder"
+) -> keras.Model:
+    """The mirror of `aae_conv_encoder`: the code is spread to the encoder's last map with
+    ``filters[-1]`` channels, then 3x3 stride-2 transposed convolutions with the remaining
+    filters in reverse and finally the image's channels. After each one the map is cropped to
+    the size the encoder had at that depth (28 -> 14 -> 7 -> 4 is mirrored 4 -> 7 -> 14 -> 28)."""
+    sizes = conv_sizes(image_shape, len(filters))
+    channels = int(image_shape[-1])
+    inputs = keras.Input((latent_dim,))
+    h = layers.Reshape((1, 1, latent_dim))(inputs)
+    h = layers.Conv2DTranspose(filters[-1], sizes[-1], padding="valid")(h)
+    h = layers.BatchNormalization()(h)
+    h = layers.LeakyReLU(negative_slope=CONV_SLOPE, name=f"{HIDDEN_PREFIX}0")(h)
+    previous = sizes[-1]
+    stages = list(zip(list(reversed(filters[:-1])) + [channels], reversed(sizes[:-1]), strict=True))
+    for i, (f, target) in enumerate(stages):
+        h = layers.Conv2DTranspose(f, 3, strides=2, padding="same")(h)
+        # A stride-2 "same" transposed convolution doubles the map; crop back to the mirror size.
+        extra = (2 * previous[0] - target[0], 2 * previous[1] - target[1])
+        if extra != (0, 0):
+            h = layers.Cropping2D(((0, extra[0]), (0, extra[1])))(h)
+        if i < len(stages) - 1:
+            h = layers.BatchNormalization()(h)
+            h = layers.LeakyReLU(negative_slope=CONV_SLOPE, name=f"{HIDDEN_PREFIX}{i + 1}")(h)
+        previous = target
+    outputs = layers.Activation(output_activation)(h) if output_activation else h
+    return keras.Model(inputs, outputs, name=name)
+
+
+def hidden_outputs(network: keras.Model) -> list:
+    """Outputs of the layers an autoencoder builder named ``hidden_<i>``, in order."""
+    return [layer.output for layer in network.layers if layer.name.startswith(HIDDEN_PREFIX)]
 
 
 def clip_weights(network: keras.Model, bound: float) -> None:

@@ -60,3 +60,13 @@ def plane_data(n: int = 1000, seed: int = 0) -> np.ndarray:
     """Rows in [0, 1]^4 on a curved 2-D surface (a 2-D code can describe them)."""
     u = np.random.default_rng(seed).uniform(0, 1, (n, 2))
     return np.concatenate([u, (u[:, :1] + u[:, 1:]) / 2, u[:, :1] * u[:, 1:]], axis=1).astype("float32")
+
+
+def blob_images(n=256, size=12, seed=0):
+    """Images with one bright Gaussian blob in the left half (normal data), shape (n, size, size, 1)."""
+    rng = np.random.default_rng(seed)
+    grid = np.arange(size, dtype="float32")
+    rows = rng.uniform(2, size - 3, (n, 1, 1))
+    cols = rng.uniform(2, size / 2, (n, 1, 1))
+    blob = np.exp(-((grid[None, :, None] - rows) ** 2 + (grid[None, None, :] - cols) ** 2) / 4.0)
+    return blob[..., None].astype("float32")

@@ -5,7 +5,7 @@ import math
 import keras
 import numpy as np
 import pytest
-from conftest import plane_data, tiny_aae
+from conftest import blob_images, plane_data, tiny_aae
 
 import keras_synthad as ks
 
@@ -141,3 +141,25 @@ def test_labeled_aae_sends_known_anomalies_to_the_outer_sphere():
     assert np.median(norms[y == 1]) > 2.0 * np.median(norms[y == 0])
     with pytest.raises(ValueError, match="takes no labels"):
         tiny_aae().fit(x, y, epochs=1, verbose=0)
+
+
+def test_convolutional_aae_mirrors_the_encoder_and_reconstructs():
+    keras.utils.set_random_seed(0)
+    images = blob_images(512)
+    model = ks.AdversarialAutoencoder(
+        images.shape[1:],
+        latent_dim=4,
+        prior_scale=1.0,
+        hidden_units=(16, 8),
+        conv_filters=(8, 4),
+        decoder_activation="sigmoid",
+        learning_rate=3e-3,
+        seed=0,
+    )
+    assert model.encoder.output.shape == (None, 4)
+    assert model.decoder.output.shape == (None, 12, 12, 1)
+    before = float(np.mean(model.predict(images, verbose=0)))
+    model.fit(images, epochs=30, batch_size=64, verbose=0)
+    after = model.predict(images, verbose=0)
+    assert float(np.mean(after)) < before / 4, (before, float(np.mean(after)))
+    assert model.decode(model.encode(images[:5])).shape == (5, 12, 12, 1)

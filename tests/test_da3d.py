@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND
+from conftest import BACKEND, blob_images
 from keras import ops
 from test_contract import assert_scores_identically_elsewhere
 
@@ -135,8 +135,10 @@ def test_da3d_scores_identically_on_another_backend(trained, thyroid, tmp_path, 
 
 
 def test_bad_inputs_raise(thyroid):
-    with pytest.raises(ValueError, match="tabular"):
-        ks.DA3D((8, 8, 1))
+    with pytest.raises(ValueError, match="argument `conv_filters`"):
+        ks.AdversarialAutoencoder((6,), conv_filters=(8,))
+    with pytest.raises(ValueError, match="autoencoder for input shape"):
+        ks.DA3D((12, 12, 1), autoencoder=small_aae())
     with pytest.raises(ValueError, match="argument `activations`"):
         small_da3d(activations="middle")
     with pytest.raises(ValueError, match="argument `generator`"):
@@ -150,3 +152,52 @@ def test_bad_inputs_raise(thyroid):
         model.fit(thyroid[0][:10], np.zeros(9), epochs=1, verbose=0)
     with pytest.raises(ValueError, match="wrong width"):
         model.predict(np.zeros((2, 5), "float32"))
+
+
+# --- image inputs: Table 1's convolutional AAE -------------------------------------------
+
+
+def test_image_inputs_get_table_1_convolutional_aae():
+    model = ks.DA3D((28, 28, 1), aae_epochs=0)
+    assert model.autoencoder.conv_filters == (32, 16, 8) and model.latent_dim == 16
+    assert model.autoencoder.decoder_activation == "sigmoid"
+    # Decoder activations: 4x4x8 + 7x7x16 + 14x14x32 (the mirror of the encoder's maps).
+    assert model.activation_width == 4 * 4 * 8 + 7 * 7 * 16 + 14 * 14 * 32
+    assert ks.DA3D((28, 28, 1), activations="all", aae_epochs=0).activation_width == 2 * model.activation_width
+
+
+def test_image_da3d_trains_on_a_frozen_conv_aae(tmp_path):
+    keras.utils.set_random_seed(0)
+    images = blob_images()
+    autoencoder = ks.AdversarialAutoencoder(
+        images.shape[1:],
+        latent_dim=4,
+        prior_scale=1.0,
+        hidden_units=(16, 8),
+        conv_filters=(8, 4),
+        decoder_activation="sigmoid",
+        learning_rate=1e-3,
+        seed=0,
+    )
+    model = ks.DA3D(
+        images.shape[1:],
+        autoencoder=autoencoder,
+        aae_epochs=10,
+        alarm_units=(32, 16),
+        clip="gradient_norm",
+        learning_rate=1e-3,
+        seed=0,
+    )
+    model.fit(images, epochs=1, batch_size=64, verbose=0)
+    pretrained = aae_weights(model)  # includes the batch-norm statistics
+    model.fit(images, epochs=10, batch_size=64, verbose=0)
+    for key, value in aae_weights(model).items():
+        np.testing.assert_array_equal(pretrained[key], value, err_msg=key)
+    codes = model.generator(model.sample_generator_noise(256))
+    generated = ops.convert_to_numpy(ops.sigmoid(model.alarm(model.activations_of_code(codes))))
+    normal = model.predict(images, verbose=0)
+    assert generated.mean() > normal.mean() + 0.1, (generated.mean(), normal.mean())
+    path = tmp_path / "da3d_images.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    np.testing.assert_allclose(restored.predict(images[:32], verbose=0), normal[:32], atol=1e-6)

@@ -43,7 +43,8 @@ class AdversarialAutoencoder(AnomalyDetector):
     discriminator or critic) and ``"generator"`` (the encoder again).
 
     Args:
-        input_shape: ``(d,)`` or ``(H, W, C)`` (images are flattened by the encoder).
+        input_shape: ``(d,)`` or ``(H, W, C)`` (images are flattened by the dense
+            encoder, or read by the convolutional one, see ``conv_filters``).
         latent_dim: code size (DOPING: 2; its MNIST variant: 8).
         prior: ``"gaussian"``, N(0, prior_scale²) per dimension, or
             ``"generalized_gaussian"`` (DOPING §V-C, eq. 2), density proportional to
@@ -53,7 +54,11 @@ class AdversarialAutoencoder(AnomalyDetector):
             (generalized Gaussian). DOPING: 10.
         prior_shape: beta of the generalized Gaussian (DOPING §V-C sweeps 0.5-3).
         hidden_units: hidden sizes of the encoder, decoder and discriminator
-            (DOPING: two layers of 1000 ReLU units).
+            (DOPING: two layers of 1000 ReLU units). With ``conv_filters``, the
+            discriminator's only.
+        conv_filters: ``None`` for dense networks, or, for images, the filters of a
+            convolutional encoder and its mirrored decoder (DA3D Table 1:
+            ``(32, 16, 8)`` with a 16-channel code, see `networks.aae_conv_encoder`).
         decoder_activation: ``None`` for the paper's linear output, or e.g.
             ``"sigmoid"`` for data in [0, 1].
         adversarial: ``"bce"`` (DOPING: a discriminator with cross-entropy) or
@@ -90,6 +95,7 @@ class AdversarialAutoencoder(AnomalyDetector):
         prior_scale=10.0,
         prior_shape=2.0,
         hidden_units=(1000, 1000),
+        conv_filters=None,
         decoder_activation=None,
         adversarial="bce",
         clip="weights",
@@ -105,6 +111,7 @@ class AdversarialAutoencoder(AnomalyDetector):
         self.prior_scale = float(prior_scale)
         self.prior_shape = float(prior_shape)
         self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.conv_filters = None if conv_filters is None else tuple(int(f) for f in conv_filters)
         self.decoder_activation = decoder_activation
         self.adversarial = adversarial
         self.clip = clip
@@ -114,10 +121,16 @@ class AdversarialAutoencoder(AnomalyDetector):
         self.supports_known_anomalies = self.labeled
         self._check_arguments()
         with keras.name_scope("reconstruction"):
-            self.encoder = networks.aae_encoder(self.feature_shape, self.hidden_units, self.latent_dim)
-            self.decoder = networks.aae_decoder(
-                self.latent_dim, self.hidden_units, self.feature_shape, self.decoder_activation
-            )
+            if self.conv_filters is None:
+                self.encoder = networks.aae_encoder(self.feature_shape, self.hidden_units, self.latent_dim)
+                self.decoder = networks.aae_decoder(
+                    self.latent_dim, self.hidden_units, self.feature_shape, self.decoder_activation
+                )
+            else:
+                self.encoder = networks.aae_conv_encoder(self.feature_shape, self.conv_filters, self.latent_dim)
+                self.decoder = networks.aae_conv_decoder(
+                    self.latent_dim, self.conv_filters, self.feature_shape, self.decoder_activation
+                )
         with keras.name_scope("discriminator"):
             # The labeled AAE's discriminator also sees the one-hot label (normal, anomaly).
             discriminator_inputs = self.latent_dim + (2 if self.labeled else 0)
@@ -138,6 +151,11 @@ class AdversarialAutoencoder(AnomalyDetector):
             invalid("prior_shape", "a positive number")
         if not self.hidden_units or min(self.hidden_units) <= 0:
             invalid("hidden_units", "a non-empty sequence of positive integers")
+        if self.conv_filters is not None:
+            if self.data_kind != "image":
+                invalid("conv_filters", f"None for input shape {self.feature_shape} (convolutions need (H, W, C))")
+            if not self.conv_filters or min(self.conv_filters) <= 0:
+                invalid("conv_filters", "None or a non-empty sequence of positive integers")
         if self.adversarial not in losses.ADVERSARIAL_KINDS:
             invalid("adversarial", f"one of {losses.ADVERSARIAL_KINDS}")
         if self.clip not in CLIP_KINDS:
@@ -262,6 +280,7 @@ class AdversarialAutoencoder(AnomalyDetector):
                 "prior_scale": self.prior_scale,
                 "prior_shape": self.prior_shape,
                 "hidden_units": list(self.hidden_units),
+                "conv_filters": None if self.conv_filters is None else list(self.conv_filters),
                 "decoder_activation": self.decoder_activation,
                 "adversarial": self.adversarial,
                 "clip": self.clip,

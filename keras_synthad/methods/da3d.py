@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 import keras
-from keras import layers, ops
+from keras import ops
 
 from keras_synthad import losses, networks
 from keras_synthad.detector import AnomalyDetector
@@ -31,9 +31,28 @@ CRITIC_UNITS = (40, 20, 10, 5)
 LEAKY_SLOPE = 0.3  # Keras' LeakyReLU default; the paper names no slope
 
 
+IMAGE_FILTERS = (32, 16, 8)  # Table 1, images: 32C3-16C3-8C3, code 16C3
+IMAGE_CODE = 16
+IMAGE_DISCRIMINATOR = (40, 20, 10, 5)  # §4.1: the same discriminator for all data sets
+
+
 def default_autoencoder(input_shape, seed=None) -> AdversarialAutoencoder:
-    """An AAE shaped like the paper's Table 1 tabular ones: a funnel from about twice the
-    input width down to a small code, unit-variance Gaussian prior (§3.1)."""
+    """An AAE shaped like the paper's Table 1, unit-variance Gaussian prior (§3.1).
+
+    Images ``(H, W, C)``: Table 1's convolutional AAE (filters 32-16-8, a 16-d code,
+    sigmoid output for pixels in [0, 1]) with §4.1's 40-20-10-5 discriminator. Tabular
+    ``(d,)``: a dense funnel from about twice the input width down to a small code.
+    """
+    if len(input_shape) == 3:
+        return AdversarialAutoencoder(
+            input_shape,
+            latent_dim=IMAGE_CODE,
+            prior_scale=1.0,
+            hidden_units=IMAGE_DISCRIMINATOR,
+            conv_filters=IMAGE_FILTERS,
+            decoder_activation="sigmoid",
+            seed=seed,
+        )
     width = int(input_shape[0])
     code = max(2, math.ceil(width / 12))
     hidden = []
@@ -55,16 +74,12 @@ def set_trainable(layer: keras.Layer, value: bool) -> None:
         set_trainable(sublayer, value)
 
 
-def _hidden_dense(network: keras.Model) -> list:
-    return [layer for layer in network.layers if isinstance(layer, layers.Dense)][:-1]
-
-
 @keras.saving.register_keras_serializable(package="keras_synthad")
 class DA3D(AnomalyDetector):
     """DA3D anomaly detector.
 
     Args:
-        input_shape: ``(d,)`` (tabular; image inputs are not supported yet).
+        input_shape: ``(d,)`` or ``(H, W, C)``; the default autoencoder is chosen from it.
         autoencoder: the `AdversarialAutoencoder` to pretrain on normal data and then
             freeze. ``None``: `default_autoencoder` (pass Table 1's sizes for a
             paper reproduction).
@@ -117,10 +132,6 @@ class DA3D(AnomalyDetector):
         **kwargs,
     ):
         super().__init__(input_shape, seed=seed, **kwargs)
-        if self.data_kind != "tabular":
-            raise ValueError(
-                f"DA3D supports tabular inputs (d,) only for now. Received: input_shape={tuple(input_shape)}"
-            )
         if isinstance(autoencoder, dict):
             autoencoder = keras.saving.deserialize_keras_object(autoencoder)
         self.autoencoder = autoencoder if autoencoder is not None else default_autoencoder(input_shape, seed)
@@ -187,13 +198,14 @@ class DA3D(AnomalyDetector):
 
     def _build_activation_models(self):
         # a(.): the hidden activations of the frozen AAE's encoder and/or decoder.
+        # Convolutional maps are flattened (`_concat`).
         encoder, decoder = self.autoencoder.encoder, self.autoencoder.decoder
-        enc_hidden, dec_hidden = _hidden_dense(encoder), _hidden_dense(decoder)
-        self.encoder_activations = keras.Model(encoder.inputs, [layer.output for layer in enc_hidden])
-        self.decoder_activations = keras.Model(decoder.inputs, [layer.output for layer in dec_hidden])
+        enc_hidden, dec_hidden = networks.hidden_outputs(encoder), networks.hidden_outputs(decoder)
+        self.encoder_activations = keras.Model(encoder.inputs, enc_hidden)
+        self.decoder_activations = keras.Model(decoder.inputs, dec_hidden)
         widths = {
-            "decoder": sum(layer.units for layer in dec_hidden),
-            "encoder": sum(layer.units for layer in enc_hidden),
+            "decoder": sum(math.prod(t.shape[1:]) for t in dec_hidden),
+            "encoder": sum(math.prod(t.shape[1:]) for t in enc_hidden),
         }
         widths["all"] = widths["decoder"] + widths["encoder"]
         self.activation_width = widths[self.activations]
@@ -215,7 +227,8 @@ class DA3D(AnomalyDetector):
 
     def _concat(self, tensors):
         tensors = tensors if isinstance(tensors, (list, tuple)) else [tensors]
-        return ops.concatenate(list(tensors), axis=1) if len(tensors) > 1 else tensors[0]
+        flat = [ops.reshape(t, (ops.shape(t)[0], -1)) if len(t.shape) > 2 else t for t in tensors]
+        return ops.concatenate(flat, axis=1) if len(flat) > 1 else flat[0]
 
     def activations_of_input(self, x):
         """a(f_dec) ∘ f_enc (or the encoder's, or both) for input rows `x`."""
