@@ -52,18 +52,27 @@ def synthetic_table(payload: dict) -> str:
 
 
 def da3d_table(payloads: list[dict]) -> str:
-    lines = [
-        "| dataset | pollution | variant | seeds | AUROC | AP | paper AUROC |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
+    """One line per dataset, pollution, variant and training budget, pooling the seeds of every file."""
+    from benchmarks.common import mean_std
+    from benchmarks.da3d_table2 import PAPER
+
+    groups: dict[tuple, list] = {}
     for payload in payloads:
-        for s in payload["summary"]:
-            paper = "–" if s["paper_auroc"] is None else f"{s['paper_auroc']:.2f}"
-            lines.append(
-                f"| {s['dataset']} | {s['pollution']:.0%} | {s['variant']} | {s['seeds']} | "
-                f"{s['auroc']['mean']:.4f} ± {s['auroc']['std']:.4f} | {s['ap']['mean']:.4f} ± {s['ap']['std']:.4f} | "
-                f"{paper} |"
-            )
+        budget = (payload["args"]["epochs"], payload["args"]["aae_epochs"])
+        for r in payload["rows"]:
+            groups.setdefault((r["dataset"], r["pollution"], r["variant"], *budget), []).append(r)
+    lines = [
+        "| dataset | pollution | variant | epochs (DA3D / AAE) | seeds | AUROC | AP | paper AUROC |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for (name, pollution, variant, epochs, aae_epochs), rows in sorted(groups.items()):
+        stats = mean_std(rows, ("auroc", "ap"))
+        paper = PAPER.get((name, pollution), {}).get(variant.split("_")[0])
+        lines.append(
+            f"| {name} | {pollution:.0%} | {variant} | {epochs} / {aae_epochs} | {len(rows)} | "
+            f"{stats['auroc']['mean']:.4f} ± {stats['auroc']['std']:.4f} | "
+            f"{stats['ap']['mean']:.4f} ± {stats['ap']['std']:.4f} | {'–' if paper is None else f'{paper:.2f}'} |"
+        )
     return "\n".join(lines)
 
 

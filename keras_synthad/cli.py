@@ -25,6 +25,42 @@ def _quickstart(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    import json
+
+    import keras
+    import numpy as np
+
+    from keras_synthad.export import export_saved_model
+
+    names = args.feature_names
+    if names is not None:
+        names = json.loads(names) if names.lstrip().startswith("[") else names.split(",")
+    warmup = None if args.warmup_rows is None else np.load(args.warmup_rows, allow_pickle=False)
+    model = keras.saving.load_model(args.model)
+    print(export_saved_model(model, args.base, feature_names=names, warmup_rows=warmup, model_name=args.model_name))
+    return 0
+
+
+def _score(args) -> int:
+    import numpy as np
+
+    from keras_synthad import serving_client
+
+    rows, names = serving_client.read_rows(args.input)
+    inputs = serving_client.inputs_for(rows, None if args.single_input else names)
+    result = serving_client.score(args.url, args.model_name, inputs, args.version)
+    lines = ["score,is_anomaly"] + [f"{s:.7g},{a}" for s, a in zip(result["score"], result["is_anomaly"], strict=True)]
+    text = "\n".join(lines) + "\n"
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text)
+        print(f"{len(rows)} rows scored, {int(np.sum(result['is_anomaly']))} flagged -> {args.output}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="synthad", description="Anomaly detection from synthetic anomalies (Keras 3)."
@@ -42,6 +78,25 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--seed", type=int, default=0)
     quick.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
     quick.set_defaults(handler=_quickstart)
+    export = commands.add_parser(
+        "export", help="write a calibrated .keras model as the next SavedModel version for TF Serving; prints it"
+    )
+    export.add_argument("model", help="a .keras file saved by a keras_synthad detector (calibrated)")
+    export.add_argument("--base", required=True, help="TF Serving model base path; versions are <base>/<int>/")
+    export.add_argument("--feature-names", help="column names, comma-separated or a JSON list (tabular models)")
+    export.add_argument("--warmup-rows", help=".npy rows for the warmup requests (default: the calibration rows)")
+    export.add_argument("--model-name", default="synthad", help="model name in the warmup requests")
+    export.set_defaults(handler=_export)
+    score = commands.add_parser("score", help="score rows with TF Serving (REST or gRPC) or a local SavedModel")
+    score.add_argument(
+        "--url", required=True, help="http://host:8501 (REST), host:8500 or grpc://host:8500, or a SavedModel dir"
+    )
+    score.add_argument("--input", required=True, help="rows: a CSV with a header (columns = features) or a .npy")
+    score.add_argument("--model-name", default="synthad")
+    score.add_argument("--version", type=int, help="a model version (default: the newest TF Serving serves)")
+    score.add_argument("--single-input", action="store_true", help="send CSV rows as one `features` input")
+    score.add_argument("--output", help="write score,is_anomaly CSV here instead of stdout")
+    score.set_defaults(handler=_score)
     return parser
 
 

@@ -28,6 +28,8 @@ from keras_synthad.validation import (
     is_array_like,
 )
 
+CALIBRATION_ROWS = 8  # rows of calibration data kept for serving warmup
+
 
 @keras.saving.register_keras_serializable(package="keras_synthad")
 class AnomalyDetector(keras.Model):
@@ -55,6 +57,10 @@ class AnomalyDetector(keras.Model):
             initializer=keras.initializers.Constant(math.nan),
             trainable=False,
             name="threshold",
+        )
+        # A few rows of the calibration data: TF Serving's warmup requests (export.py).
+        self.calibration_rows = self.add_weight(
+            shape=(CALIBRATION_ROWS, *self.feature_shape), initializer="zeros", trainable=False, name="calibration_rows"
         )
         self.loss_trackers = [keras.metrics.Mean(name=name) for name in self.loss_names]
 
@@ -262,11 +268,19 @@ class AnomalyDetector(keras.Model):
 
         Returns:
             The threshold, also stored in the model's ``threshold`` weight.
+
+        The model also keeps ``CALIBRATION_ROWS`` rows of `x`, evenly spaced, in its
+        ``calibration_rows`` weight: `keras_synthad.export` turns them into TF
+        Serving's warmup requests. They are saved with the model.
         """
         contamination = check_contamination(contamination)
         scores = self.predict(x, batch_size=batch_size, verbose=0)
         threshold = float(np.quantile(scores, 1.0 - contamination))
         self.threshold.assign(threshold)
+        if is_array_like(x):
+            rows = check_features(x, self.feature_shape)
+            picks = np.linspace(0, len(rows) - 1, CALIBRATION_ROWS).round().astype(int)
+            self.calibration_rows.assign(rows[picks])
         return threshold
 
     @property

@@ -1,0 +1,124 @@
+"""Score rows against an exported model: TF Serving over REST or gRPC, or a local SavedModel.
+
+The exported ``serving_default`` signature (see `keras_synthad.export`) takes either
+one float input per feature or one input ``features``, and returns ``score`` and
+``is_anomaly``. Rows are sent in TF Serving's columnar format (``{"inputs": {...}}``
+over REST, one ``TensorProto`` per input over gRPC).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+SIGNATURE = "serving_default"
+
+
+def read_rows(path) -> tuple[np.ndarray, list[str] | None]:
+    """Rows to score from a ``.npy`` array or a CSV with a header (its columns become feature names)."""
+    path = Path(path)
+    if path.suffix == ".npy":
+        return np.load(path, allow_pickle=False).astype(np.float32), None
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    try:
+        rows = frame.to_numpy(dtype=np.float32)
+    except ValueError as err:
+        raise ValueError(f"{path}: every column must be numeric to score without a transform graph ({err})") from None
+    return rows, [str(c) for c in frame.columns]
+
+
+def inputs_for(rows: np.ndarray, feature_names) -> dict[str, np.ndarray]:
+    if feature_names:
+        return {name: rows[:, i] for i, name in enumerate(feature_names)}
+    return {"features": rows}
+
+
+def score_rest(url: str, model: str, inputs: dict, version: int | None = None, timeout: float = 30.0) -> dict:
+    """POST to TF Serving's ``/v1/models/<model>[/versions/<v>]:predict``; ``{"score", "is_anomaly"}`` arrays."""
+    path = f"/v1/models/{model}" + (f"/versions/{version}" if version else "") + ":predict"
+    body = json.dumps({"signature_name": SIGNATURE, "inputs": {k: np.asarray(v).tolist() for k, v in inputs.items()}})
+    request = urllib.request.Request(
+        url.rstrip("/") + path, data=body.encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            outputs = json.loads(response.read())["outputs"]
+    except urllib.error.HTTPError as err:
+        raise RuntimeError(f"TF Serving answered {err.code}: {err.read().decode(errors='replace')[:500]}") from None
+    return {
+        "score": np.asarray(outputs["score"], np.float32),
+        "is_anomaly": np.asarray(outputs["is_anomaly"], np.int32),
+    }
+
+
+def _tensor_proto(array: np.ndarray):
+    from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+
+    array = np.asarray(array, np.float32)
+    shape = tensor_shape_pb2.TensorShapeProto(dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=s) for s in array.shape])
+    return tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_shape=shape, float_val=array.ravel().tolist())
+
+
+def _ndarray(proto, dtype, field: str) -> np.ndarray:
+    """A response TensorProto as an array: servers fill either ``tensor_content`` (raw bytes) or the typed field."""
+    if proto.tensor_content:
+        return np.frombuffer(proto.tensor_content, dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype)
+    return np.asarray(getattr(proto, field), dtype)
+
+
+def score_grpc(target: str, model: str, inputs: dict, version: int | None = None, timeout: float = 30.0) -> dict:
+    """Call ``PredictionService/Predict`` at ``host:port``; ``{"score", "is_anomaly"}`` arrays."""
+    import grpc
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model
+    request.model_spec.signature_name = SIGNATURE
+    if version:
+        request.model_spec.version.value = version
+    for key, value in inputs.items():
+        request.inputs[key].CopyFrom(_tensor_proto(value))
+    with grpc.insecure_channel(target) as channel:
+        response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=timeout)
+    return {
+        "score": _ndarray(response.outputs["score"], np.float32, "float_val"),
+        "is_anomaly": _ndarray(response.outputs["is_anomaly"], np.int32, "int_val"),
+    }
+
+
+def latest_version_dir(path) -> Path:
+    """`path` itself if it holds a SavedModel, else its newest complete integer version."""
+    from keras_synthad.export import is_complete_version, versions
+
+    path = Path(path)
+    if (path / "saved_model.pb").is_file():
+        return path
+    for version in reversed(versions(path)):
+        if is_complete_version(path / str(version)):
+            return path / str(version)
+    raise FileNotFoundError(f"{path} holds no SavedModel and no complete integer version directory")
+
+
+def score_saved_model(path, inputs: dict) -> dict:
+    """Run ``serving_default`` of a SavedModel (a version directory or a base directory) in this process."""
+    import tensorflow as tf
+
+    outputs = tf.saved_model.load(str(latest_version_dir(path))).signatures[SIGNATURE](
+        **{k: tf.constant(v, tf.float32) for k, v in inputs.items()}
+    )
+    return {k: outputs[k].numpy() for k in ("score", "is_anomaly")}
+
+
+def score(url: str | None, model: str, inputs: dict, version: int | None = None) -> dict:
+    """``grpc://host:port`` or ``host:port`` → gRPC; ``http(s)://`` → REST; a directory → local SavedModel."""
+    if url.startswith(("http://", "https://")):
+        return score_rest(url, model, inputs, version)
+    if Path(url).is_dir():
+        return score_saved_model(url, inputs)
+    return score_grpc(url.removeprefix("grpc://"), model, inputs, version)

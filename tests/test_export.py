@@ -1,0 +1,207 @@
+"""TF Serving export: parity with in-process scores for every method, both signatures,
+dynamic batch, warmup records, versioning and faults."""
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import BACKEND, plane_data, tiny_aae, tiny_fence_gan
+
+import keras_synthad as ks
+from keras_synthad import export
+from keras_synthad.detector import CALIBRATION_ROWS
+
+
+def fence_gan():
+    return tiny_fence_gan(pretrain_epochs=1), plane_data(512)
+
+
+def aae():
+    return tiny_aae(), plane_data(512)
+
+
+def doping():
+    return ks.DOPING(input_shape=(4,), autoencoder=tiny_aae(), seed=0), plane_data(512)
+
+
+def da3d():
+    autoencoder = tiny_aae(hidden_units=(8, 6))
+    return ks.DA3D((4,), autoencoder=autoencoder, aae_epochs=2, alarm_units=(16,), seed=0), plane_data(512)
+
+
+def da3d_images():
+    from conftest import blob_images
+
+    autoencoder = ks.AdversarialAutoencoder(
+        (12, 12, 1), latent_dim=4, prior_scale=1.0, hidden_units=(8,), conv_filters=(4, 4), seed=0
+    )
+    return ks.DA3D((12, 12, 1), autoencoder=autoencoder, aae_epochs=1, alarm_units=(16,), seed=0), blob_images(256)
+
+
+METHODS = {"fence_gan": fence_gan, "aae": aae, "doping": doping, "da3d": da3d, "da3d_images": da3d_images}
+NAMES = ["duration", "bytes", "rate", "flag_share"]
+
+
+@pytest.fixture(scope="module", params=list(METHODS))
+def exported(request, tmp_path_factory):
+    """(model, rows, SavedModel path, feature names) for each method, trained on this backend."""
+    keras.utils.set_random_seed(0)
+    model, x = METHODS[request.param]()
+    model.fit(x, epochs=2, batch_size=128, verbose=0)
+    model.calibrate(x, contamination=0.1)
+    names = NAMES if len(model.feature_shape) == 1 else None
+    base = tmp_path_factory.mktemp(request.param)
+    version = export.export_saved_model(model, base, feature_names=names)
+    assert version == 1
+    return model, x, base / "1", names
+
+
+def serve(loaded, rows, names):
+    outputs = loaded.signatures[export.SERVING_SIGNATURE](
+        **{k: tf.constant(v) for k, v in export.feature_dict(rows, names).items()}
+    )
+    return outputs["score"].numpy(), outputs["is_anomaly"].numpy()
+
+
+def test_serving_default_matches_in_process_scores_and_labels(exported):
+    model, x, path, names = exported
+    loaded = tf.saved_model.load(str(path))
+    rows = np.concatenate([x[:200], np.random.default_rng(3).uniform(size=(50, *x.shape[1:])).astype("float32")])
+    score, is_anomaly = serve(loaded, rows, names)
+    assert score.dtype == np.float32 and is_anomaly.dtype == np.int32
+    np.testing.assert_allclose(score, model.predict(rows, verbose=0), atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(is_anomaly, model.detect(rows))
+    assert 0 < is_anomaly.sum() < len(rows)  # the threshold is really applied
+
+
+def test_tf_examples_signature_matches(exported):
+    model, x, path, names = exported
+    loaded = tf.saved_model.load(str(path))
+    examples = export.tf_examples(x[:20], names)
+    outputs = loaded.signatures[export.EXAMPLES_SIGNATURE](examples=tf.constant(examples))
+    np.testing.assert_allclose(outputs["score"].numpy(), model.predict(x[:20], verbose=0), atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(outputs["is_anomaly"].numpy(), model.detect(x[:20]))
+
+
+@pytest.mark.parametrize("n", [1, 1000])
+def test_batch_dimension_is_dynamic(exported, n):
+    model, x, path, names = exported
+    rows = np.resize(x, (n, *x.shape[1:])).astype("float32")
+    score, _ = serve(tf.saved_model.load(str(path)), rows, names)
+    assert score.shape == (n,)
+    np.testing.assert_allclose(score, model.predict(rows, verbose=0), atol=1e-5, rtol=0)
+
+
+def test_warmup_records_parse_and_run(exported):
+    model, _, path, _ = exported
+    loaded = tf.saved_model.load(str(path))
+    logs = export.read_warmup(path / export.WARMUP_FILE)
+    assert len(logs) == CALIBRATION_ROWS + 2
+    signatures = set()
+    for log in logs:
+        request = log.predict_log.request
+        assert request.model_spec.name == "synthad"
+        inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+        outputs = loaded.signatures[request.model_spec.signature_name](**{k: tf.constant(v) for k, v in inputs.items()})
+        assert np.all(np.isfinite(outputs["score"].numpy()))
+        signatures.add(request.model_spec.signature_name)
+    assert signatures == {export.SERVING_SIGNATURE, export.EXAMPLES_SIGNATURE}
+
+
+def test_signatures_and_shapes(exported):
+    model, _, path, names = exported
+    loaded = tf.saved_model.load(str(path))
+    _, inputs = loaded.signatures[export.SERVING_SIGNATURE].structured_input_signature
+    if names:
+        assert sorted(inputs) == sorted(names) and all(s.shape.as_list() == [None] for s in inputs.values())
+    else:
+        assert inputs[export.FEATURES_INPUT].shape.as_list() == [None, *model.feature_shape]
+    outputs = loaded.signatures[export.SERVING_SIGNATURE].structured_outputs
+    assert outputs["score"].dtype == tf.float32 and outputs["is_anomaly"].dtype == tf.int32
+
+
+# --- versions and faults -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def calibrated():
+    keras.utils.set_random_seed(0)
+    model, x = fence_gan()
+    model.fit(x, epochs=1, batch_size=128, verbose=0)
+    model.calibrate(x)
+    return model
+
+
+def tree(path):
+    return {p.relative_to(path): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_corrupt_latest_version_is_kept_and_the_next_integer_written(calibrated, tmp_path):
+    assert export.export_saved_model(calibrated, tmp_path) == 1
+    good = tree(tmp_path / "1")
+    (tmp_path / "2" / "variables").mkdir(parents=True)  # a crashed writer's half version
+    (tmp_path / "2" / "saved_model.pb").write_bytes(b"truncated")
+    (tmp_path / ".staging-crashed").mkdir()
+    assert not export.is_complete_version(tmp_path / "2")
+    assert export.export_saved_model(calibrated, tmp_path) == 3
+    assert tree(tmp_path / "1") == good
+    assert (tmp_path / "2" / "saved_model.pb").read_bytes() == b"truncated"
+    assert export.is_complete_version(tmp_path / "3")
+    assert export.versions(tmp_path) == [1, 2, 3]
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="the writer runs in this process only on TensorFlow")
+def test_a_crash_while_writing_leaves_no_version(calibrated, tmp_path, monkeypatch):
+    assert export.export_saved_model(calibrated, tmp_path) == 1
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export, "_write_warmup", crash)
+    with pytest.raises(OSError, match="disk full"):
+        export.export_saved_model(calibrated, tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["1"]
+
+
+def test_uncalibrated_model_is_refused(tmp_path):
+    model, x = fence_gan()
+    model.fit(x, epochs=1, batch_size=128, verbose=0)
+    with pytest.raises(export.NotExportableError, match="calibrate"):
+        export.export_saved_model(model, tmp_path)
+    assert export.versions(tmp_path) == []
+
+
+def test_numpy_only_detector_is_refused(tmp_path):
+    from sklearn.neighbors import LocalOutlierFactor
+
+    model = ks.DOPING(input_shape=(4,), autoencoder=tiny_aae(), detector=LocalOutlierFactor(novelty=True), seed=0)
+    model.fit(plane_data(256), epochs=1, batch_size=128, verbose=0)
+    model.calibrate(plane_data(256))
+    with pytest.raises(export.NotExportableError, match="LocalOutlierFactor"):
+        export.export_saved_model(model, tmp_path)
+
+
+def test_bad_feature_names_are_refused(calibrated, tmp_path):
+    with pytest.raises(ValueError, match="argument `feature_names`"):
+        export.export_saved_model(calibrated, tmp_path, feature_names=["a", "b"])
+    with pytest.raises(ValueError, match="letters, digits"):
+        export.export_saved_model(calibrated, tmp_path, feature_names=["a", "b c", "d", "e"])
+    with pytest.raises(ValueError, match="distinct"):
+        export.export_saved_model(calibrated, tmp_path, feature_names=["a", "a", "b", "c"])
+
+
+def test_cli_export_prints_the_version(calibrated, tmp_path):
+    path = tmp_path / "model.keras"
+    calibrated.save(path)
+    command = [sys.executable, "-m", "keras_synthad.cli", "export", str(path), "--base", str(tmp_path / "base")]
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    for expected in (1, 2):
+        done = subprocess.run(
+            [*command, "--feature-names", "a,b,c,d"], capture_output=True, text=True, env=env, check=True
+        )
+        assert done.stdout.strip() == str(expected)
+    assert export.is_complete_version(tmp_path / "base" / "2")

@@ -1,0 +1,84 @@
+"""`synthad score` against TF Serving-style REST and gRPC front ends and a local SavedModel."""
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import plane_data, tiny_fence_gan
+from serving_fakes import grpc_server, rest_server
+
+from keras_synthad import export, serving_client
+from keras_synthad.cli import main as cli_main
+
+NAMES = ["a", "b", "c", "d"]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    model = tiny_fence_gan()
+    x = plane_data(300)
+    model.fit(x, epochs=2, batch_size=100, verbose=0)
+    model.calibrate(x, contamination=0.2)
+    base = tmp_path_factory.mktemp("base")
+    export.export_saved_model(model, base, feature_names=NAMES)
+    rows = tmp_path_factory.mktemp("rows") / "rows.csv"
+    pd.DataFrame(x[:40], columns=NAMES).to_csv(rows, index=False)
+    return model, x[:40], base, rows
+
+
+def expected(model, x):
+    return model.predict(x, verbose=0), model.detect(x)
+
+
+def read_output(path):
+    frame = pd.read_csv(path)
+    return frame["score"].to_numpy(), frame["is_anomaly"].to_numpy()
+
+
+@pytest.mark.parametrize("front_end", ["rest", "grpc", "local"])
+def test_cli_scores_csv_rows(served, front_end, tmp_path, capsys):
+    model, x, base, rows = served
+    server = None
+    if front_end == "rest":
+        server, url = rest_server(base / "1")
+    elif front_end == "grpc":
+        server, url = grpc_server(base / "1")
+    else:
+        url = str(base)  # a base directory: its newest complete version
+    try:
+        out = tmp_path / "scores.csv"
+        assert cli_main(["score", "--url", url, "--input", str(rows), "--output", str(out)]) == 0
+    finally:
+        if front_end == "rest":
+            server.shutdown()
+        elif front_end == "grpc":
+            server.stop(0)
+    score, is_anomaly = read_output(out)
+    want_score, want_label = expected(model, x)
+    np.testing.assert_allclose(score, want_score, atol=1e-5)
+    np.testing.assert_array_equal(is_anomaly, want_label)
+    assert "40 rows scored" in capsys.readouterr().out
+
+
+def test_unknown_model_name_is_reported(served):
+    _, x, base, _ = served
+    server, url = rest_server(base / "1")
+    try:
+        with pytest.raises(RuntimeError, match="404"):
+            serving_client.score_rest(url, "other", serving_client.inputs_for(x, NAMES))
+    finally:
+        server.shutdown()
+
+
+def test_text_in_a_csv_is_a_clear_error(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("a,b\n1.0,x\n")
+    with pytest.raises(ValueError, match="numeric"):
+        serving_client.read_rows(path)
+
+
+def test_base_without_a_complete_version_is_an_error(tmp_path):
+    (tmp_path / "1").mkdir()
+    with pytest.raises(FileNotFoundError, match="no complete"):
+        serving_client.latest_version_dir(tmp_path)
