@@ -33,12 +33,28 @@ def _export(args) -> int:
 
     from keras_synthad.export import export_saved_model
 
-    names = args.feature_names
-    if names is not None:
-        names = json.loads(names) if names.lstrip().startswith("[") else names.split(",")
-    warmup = None if args.warmup_rows is None else np.load(args.warmup_rows, allow_pickle=False)
+    def names(value):
+        if value is None:
+            return None
+        return json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+
+    warmup = None
+    if args.warmup_rows is not None:  # .npy rows, or .npz: "rows", or one array per raw column
+        loaded = np.load(args.warmup_rows, allow_pickle=False)
+        warmup = loaded if isinstance(loaded, np.ndarray) else dict(loaded)
+        if isinstance(warmup, dict) and list(warmup) == ["rows"]:
+            warmup = warmup["rows"]
     model = keras.saving.load_model(args.model)
-    print(export_saved_model(model, args.base, feature_names=names, warmup_rows=warmup, model_name=args.model_name))
+    version = export_saved_model(
+        model,
+        args.base,
+        feature_names=names(args.feature_names),
+        warmup_rows=warmup,
+        model_name=args.model_name,
+        transform_dir=args.transform_dir,
+        transformed_features=names(args.transformed_features),
+    )
+    print(version)
     return 0
 
 
@@ -84,7 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("model", help="a .keras file saved by a keras_synthad detector (calibrated)")
     export.add_argument("--base", required=True, help="TF Serving model base path; versions are <base>/<int>/")
     export.add_argument("--feature-names", help="column names, comma-separated or a JSON list (tabular models)")
-    export.add_argument("--warmup-rows", help=".npy rows for the warmup requests (default: the calibration rows)")
+    export.add_argument(
+        "--warmup-rows", help=".npy rows, or .npz raw columns, for the warmup requests (default: calibration rows)"
+    )
+    export.add_argument("--transform-dir", help="tf.Transform output the model was trained behind (raw features in)")
+    export.add_argument("--transformed-features", help="transformed features in model-input order (comma/JSON)")
     export.add_argument("--model-name", default="synthad", help="model name in the warmup requests")
     export.set_defaults(handler=_export)
     score = commands.add_parser("score", help="score rows with TF Serving (REST or gRPC) or a local SavedModel")

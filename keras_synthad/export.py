@@ -14,6 +14,12 @@ and ``assets.extra/tf_serving_warmup_requests``: ``PredictionLog`` records built
 from the rows the model kept at calibration (or `warmup_rows`), which TF Serving
 replays before it marks the version available.
 
+With ``transform_dir`` (a tf.Transform output: ``transform_fn/``,
+``transformed_metadata/`` and the raw schema in ``metadata/``), both signatures take
+the *raw* features instead (strings for categorical columns, numbers for numeric
+ones), apply the same ``transform_fn`` the model was trained behind, and feed the
+transformed features, concatenated in ``transformed_features`` order, to the model.
+
 A version is written into a hidden staging directory next to the versions and
 renamed into place only once complete, so a crash never leaves a partial version
 (TF Serving only loads integer-named directories) and an existing version is
@@ -124,10 +130,24 @@ def check_feature_names(feature_names, feature_shape) -> list[str] | None:
     return names
 
 
+def _plain(values) -> np.ndarray:
+    """A column as a numpy array that `np.savez` stores without pickling (text as str)."""
+    array = np.asarray(values)
+    return array.astype(str) if array.dtype == object else array
+
+
 # --- entry point -----------------------------------------------------------------------
 
 
-def export_saved_model(model, base_dir, feature_names=None, warmup_rows=None, model_name: str = "synthad") -> int:
+def export_saved_model(
+    model,
+    base_dir,
+    feature_names=None,
+    warmup_rows=None,
+    model_name: str = "synthad",
+    transform_dir=None,
+    transformed_features=None,
+) -> int:
     """Export `model` as ``<base_dir>/<next integer>/`` and return that version.
 
     Args:
@@ -137,31 +157,51 @@ def export_saved_model(model, base_dir, feature_names=None, warmup_rows=None, mo
             then takes one float input per feature (``{"instances": [{"name": value,
             ...}]}`` over REST). ``None``: a single input ``features``.
         warmup_rows: rows for the warmup requests; default: the rows the model kept
-            when it was calibrated.
+            when it was calibrated. With `transform_dir`: raw rows (a pandas
+            DataFrame or a dict of columns), required.
         model_name: the model name written into the warmup requests' ``model_spec``.
+        transform_dir: a tf.Transform output directory the model's inputs came from.
+        transformed_features: the transformed feature names whose values, concatenated
+            in this order, are the model's input (default: sorted names).
     """
     check_exportable(model)
-    names = check_feature_names(feature_names, model.feature_shape)
-    if warmup_rows is None:
-        warmup_rows = keras.ops.convert_to_numpy(model.calibration_rows)
-    warmup_rows = check_features(warmup_rows, model.feature_shape, name="warmup_rows")
     base = Path(base_dir)
+    if transform_dir is not None:
+        if feature_names is not None:
+            raise invalid_argument("feature_names", feature_names, "None with `transform_dir` (raw names come from it)")
+        if warmup_rows is None:
+            raise invalid_argument(
+                "warmup_rows", None, "raw rows (a DataFrame or dict of columns) with `transform_dir`"
+            )
+        warmup_rows = {str(k): _plain(v) for k, v in dict(warmup_rows).items()}
+        names = None if transformed_features is None else [str(n) for n in transformed_features]
+    else:
+        names = check_feature_names(feature_names, model.feature_shape)
+        if warmup_rows is None:
+            warmup_rows = keras.ops.convert_to_numpy(model.calibration_rows)
+        warmup_rows = check_features(warmup_rows, model.feature_shape, name="warmup_rows")
     base.mkdir(parents=True, exist_ok=True)
     if keras.backend.backend() == "tensorflow":
-        return _export_here(model, base, names, warmup_rows, model_name)
+        return _export_here(model, base, _inputs(model, names, transform_dir), warmup_rows, model_name)
     with tempfile.TemporaryDirectory() as tmp:
         model_path = Path(tmp) / "model.keras"
         model.save(model_path)
-        np.save(Path(tmp) / "warmup.npy", warmup_rows)
-        return export_in_subprocess(model_path, base, names, Path(tmp) / "warmup.npy", model_name)
+        warmup_path = Path(tmp) / "warmup.npz"
+        np.savez(warmup_path, **(warmup_rows if isinstance(warmup_rows, dict) else {"rows": warmup_rows}))
+        return export_in_subprocess(model_path, base, names, warmup_path, model_name, transform_dir)
 
 
-def export_in_subprocess(model_path, base, feature_names, warmup_path, model_name) -> int:
-    """Run ``synthad export`` under the TensorFlow backend; return the version it wrote."""
+def export_in_subprocess(model_path, base, names, warmup_path, model_name, transform_dir=None) -> int:
+    """Run ``synthad export`` under the TensorFlow backend; return the version it wrote.
+
+    `names` are the feature names, or with `transform_dir` the transformed features' order.
+    """
     command = [sys.executable, "-m", "keras_synthad.cli", "--backend", "tensorflow", "export", str(model_path)]
     command += ["--base", str(base), "--model-name", model_name, "--warmup-rows", str(warmup_path)]
-    if feature_names:
-        command += ["--feature-names", json.dumps(feature_names)]
+    if transform_dir is not None:
+        command += ["--transform-dir", str(transform_dir)]
+    if names:
+        command += ["--transformed-features" if transform_dir is not None else "--feature-names", json.dumps(names)]
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
@@ -169,11 +209,11 @@ def export_in_subprocess(model_path, base, feature_names, warmup_path, model_nam
     return int(done.stdout.strip().splitlines()[-1])
 
 
-def _export_here(model, base: Path, feature_names, warmup_rows, model_name) -> int:
+def _export_here(model, base: Path, inputs, warmup_rows, model_name) -> int:
     staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=base))
     try:
-        _write_saved_model(model, staging, feature_names)
-        _write_warmup(staging / WARMUP_FILE, warmup_rows, feature_names, model_name)
+        _write_saved_model(model, staging, inputs)
+        _write_warmup(staging / WARMUP_FILE, inputs, warmup_rows, model_name)
         return _publish(staging, base)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -182,37 +222,124 @@ def _export_here(model, base: Path, feature_names, warmup_rows, model_name) -> i
 # --- the TensorFlow side ---------------------------------------------------------------------
 
 
-def _write_saved_model(model, path: Path, feature_names) -> None:
+class NumericInputs:
+    """The model's own numeric input: one float per named feature, or one ``features`` tensor."""
+
+    def __init__(self, feature_shape, feature_names=None):
+        self.feature_shape = tuple(feature_shape)
+        self.names = feature_names
+
+    @property
+    def keys(self) -> list[str]:
+        return self.names or [FEATURES_INPUT]
+
+    def signature(self):
+        import tensorflow as tf
+
+        if self.names:
+            return [tf.TensorSpec([None], tf.float32, name=n) for n in self.names]
+        return [tf.TensorSpec([None, *self.feature_shape], tf.float32, name=FEATURES_INPUT)]
+
+    def example_spec(self) -> dict:
+        import tensorflow as tf
+
+        if self.names:
+            return {n: tf.io.FixedLenFeature([], tf.float32) for n in self.names}
+        return {FEATURES_INPUT: tf.io.FixedLenFeature(list(self.feature_shape), tf.float32)}
+
+    def to_model(self, tensors):
+        import tensorflow as tf
+
+        return tf.stack(tensors, axis=1) if self.names else tensors[0]
+
+    def columns(self, rows) -> dict[str, np.ndarray]:
+        return feature_dict(rows, self.names)
+
+    def track(self, archive):
+        pass
+
+
+class TransformedInputs:
+    """Raw features through a tf.Transform ``transform_fn``, concatenated into the model's input."""
+
+    def __init__(self, transform_dir, feature_shape, transformed_features=None):
+        import tensorflow as tf
+        import tensorflow_transform as tft
+
+        output = tft.TFTransformOutput(str(transform_dir))
+        self.raw_spec = output.raw_feature_spec()
+        transformed_spec = output.transformed_feature_spec()
+        self.order = transformed_features or sorted(transformed_spec)
+        unknown = [n for n in self.order if n not in transformed_spec]
+        if unknown:
+            raise invalid_argument("transformed_features", unknown, f"names among {sorted(transformed_spec)}")
+        for name, spec in self.raw_spec.items():
+            if not isinstance(spec, tf.io.FixedLenFeature) or spec.shape not in ([], ()) or not _NAME.match(name):
+                raise ValueError(f"Raw feature {name!r} ({spec}) is not a scalar column: it cannot be served by name.")
+        width = 0
+        for name in self.order:
+            spec = transformed_spec[name]
+            if not isinstance(spec, tf.io.FixedLenFeature):
+                raise ValueError(
+                    f"Transformed feature {name!r} is not fixed-length ({spec}): it cannot feed the model."
+                )
+            width += int(np.prod(spec.shape or [1]))
+        if (width,) != tuple(feature_shape):
+            raise ValueError(
+                f"The transformed features {self.order} have {width} values per row; the model takes {feature_shape}."
+            )
+        self.keys = sorted(self.raw_spec)
+        self.layer = output.transform_features_layer()
+
+    def signature(self):
+        import tensorflow as tf
+
+        return [tf.TensorSpec([None], self.raw_spec[k].dtype, name=k) for k in self.keys]
+
+    def example_spec(self) -> dict:
+        return dict(self.raw_spec)
+
+    def to_model(self, tensors):
+        import tensorflow as tf
+
+        transformed = self.layer(dict(zip(self.keys, tensors, strict=True)))
+        n = tf.shape(tensors[0])[0]
+        return tf.concat([tf.reshape(tf.cast(transformed[k], tf.float32), [n, -1]) for k in self.order], axis=1)
+
+    def columns(self, rows: dict) -> dict[str, np.ndarray]:
+        missing = [k for k in self.keys if k not in rows]
+        if missing:
+            raise ValueError(f"`warmup_rows` lacks the raw columns {missing}")
+        return {k: np.asarray(rows[k]).astype(self.raw_spec[k].dtype.as_numpy_dtype) for k in self.keys}
+
+    def track(self, archive):
+        archive.track(self.layer)
+
+
+def _inputs(model, names, transform_dir):
+    if transform_dir is None:
+        return NumericInputs(model.feature_shape, names)
+    return TransformedInputs(transform_dir, model.feature_shape, names)
+
+
+def _write_saved_model(model, path: Path, inputs) -> None:
     import tensorflow as tf
 
-    def score(x):
-        scores = tf.reshape(tf.cast(model(x, training=False), tf.float32), [-1])
+    def serve(*tensors):
+        scores = tf.reshape(tf.cast(model(inputs.to_model(list(tensors)), training=False), tf.float32), [-1])
         threshold = tf.cast(model.threshold, tf.float32)
         return {"score": scores, "is_anomaly": tf.cast(scores > threshold, tf.int32)}
 
-    if feature_names:
-
-        def serve(*columns):
-            return score(tf.stack(columns, axis=1))
-
-        signature = [tf.TensorSpec([None], tf.float32, name=n) for n in feature_names]
-        example_spec = {n: tf.io.FixedLenFeature([], tf.float32) for n in feature_names}
-    else:
-
-        def serve(features):
-            return score(features)
-
-        signature = [tf.TensorSpec([None, *model.feature_shape], tf.float32, name=FEATURES_INPUT)]
-        example_spec = {FEATURES_INPUT: tf.io.FixedLenFeature(list(model.feature_shape), tf.float32)}
-    keys = feature_names or [FEATURES_INPUT]
+    example_spec = inputs.example_spec()
 
     def serve_examples(examples):
         parsed = tf.io.parse_example(examples, example_spec)
-        return serve(*[parsed[k] for k in keys])
+        return serve(*[parsed[k] for k in inputs.keys])
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint(SERVING_SIGNATURE, serve, input_signature=signature)
+    inputs.track(archive)
+    archive.add_endpoint(SERVING_SIGNATURE, serve, input_signature=inputs.signature())
     archive.add_endpoint(
         EXAMPLES_SIGNATURE, serve_examples, input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)]
     )
@@ -220,41 +347,53 @@ def _write_saved_model(model, path: Path, feature_names) -> None:
 
 
 def feature_dict(rows: np.ndarray, feature_names) -> dict[str, np.ndarray]:
-    """`serving_default`'s inputs for `rows`: one column per name, or ``{"features": rows}``."""
+    """`serving_default`'s inputs for numeric `rows`: one column per name, or ``{"features": rows}``."""
     if feature_names:
         return {n: rows[:, i] for i, n in enumerate(feature_names)}
     return {FEATURES_INPUT: rows}
 
 
-def tf_examples(rows: np.ndarray, feature_names) -> list[bytes]:
-    """Serialized ``tf.Example`` protos of `rows`, in `serve_tf_examples`' format."""
+def _feature(values: np.ndarray):
     import tensorflow as tf
 
-    out = []
-    for row in rows:
-        values = feature_dict(row[None], feature_names)
-        features = {
-            k: tf.train.Feature(float_list=tf.train.FloatList(value=np.ravel(v).tolist())) for k, v in values.items()
-        }
-        out.append(tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString())
-    return out
+    values = np.ravel(values)
+    if values.dtype.kind in "SUO":
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(v).encode() for v in values]))
+    if values.dtype.kind in "iu":
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=values.tolist()))
+    return tf.train.Feature(float_list=tf.train.FloatList(value=values.tolist()))
 
 
-def _write_warmup(path: Path, rows: np.ndarray, feature_names, model_name: str) -> None:
+def tf_examples(columns: dict[str, np.ndarray]) -> list[bytes]:
+    """Serialized ``tf.Example`` protos, one per row of `columns` (``{name: values}``)."""
+    import tensorflow as tf
+
+    n = len(next(iter(columns.values())))
+    return [
+        tf.train.Example(
+            features=tf.train.Features(feature={k: _feature(v[i]) for k, v in columns.items()})
+        ).SerializeToString()
+        for i in range(n)
+    ]
+
+
+def _write_warmup(path: Path, inputs, rows, model_name: str) -> None:
     """One request per row on ``serving_default``, one with every row, one on ``serve_tf_examples``."""
     import tensorflow as tf
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
-    def request(signature, inputs):
+    def request(signature, columns):
         spec = model_pb2.ModelSpec(name=model_name, signature_name=signature)
         message = predict_pb2.PredictRequest(model_spec=spec)
-        for key, value in inputs.items():
+        for key, value in columns.items():
             message.inputs[key].CopyFrom(tf.make_tensor_proto(value))
         return prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=message))
 
-    logs = [request(SERVING_SIGNATURE, feature_dict(rows[i : i + 1], feature_names)) for i in range(len(rows))]
-    logs.append(request(SERVING_SIGNATURE, feature_dict(rows, feature_names)))
-    logs.append(request(EXAMPLES_SIGNATURE, {EXAMPLES_INPUT: np.array(tf_examples(rows, feature_names), dtype=object)}))
+    columns = inputs.columns(rows)
+    n = len(next(iter(columns.values())))
+    logs = [request(SERVING_SIGNATURE, {k: v[i : i + 1] for k, v in columns.items()}) for i in range(n)]
+    logs.append(request(SERVING_SIGNATURE, columns))
+    logs.append(request(EXAMPLES_SIGNATURE, {EXAMPLES_INPUT: np.array(tf_examples(columns), dtype=object)}))
     path.parent.mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(path)) as writer:
         for log in logs:

@@ -81,7 +81,7 @@ def test_serving_default_matches_in_process_scores_and_labels(exported):
 def test_tf_examples_signature_matches(exported):
     model, x, path, names = exported
     loaded = tf.saved_model.load(str(path))
-    examples = export.tf_examples(x[:20], names)
+    examples = export.tf_examples(export.feature_dict(x[:20], names))
     outputs = loaded.signatures[export.EXAMPLES_SIGNATURE](examples=tf.constant(examples))
     np.testing.assert_allclose(outputs["score"].numpy(), model.predict(x[:20], verbose=0), atol=1e-5, rtol=0)
     np.testing.assert_array_equal(outputs["is_anomaly"].numpy(), model.detect(x[:20]))
@@ -205,3 +205,92 @@ def test_cli_export_prints_the_version(calibrated, tmp_path):
         )
         assert done.stdout.strip() == str(expected)
     assert export.is_complete_version(tmp_path / "base" / "2")
+
+
+# --- raw features through a tf.Transform graph ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def transform_dir(tmp_path_factory):
+    """A tf.Transform output (vocabulary -> one-hot of `proto`, scale_to_0_1 of `rate`) with its raw schema."""
+    import tempfile
+
+    import apache_beam as beam
+    import tensorflow_transform as tft
+    import tensorflow_transform.beam as tft_beam
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+    from tensorflow_transform.tf_metadata import metadata_io, schema_utils
+
+    out = tmp_path_factory.mktemp("transform")
+    spec = {"proto": tf.io.FixedLenFeature([], tf.string), "rate": tf.io.FixedLenFeature([], tf.float32)}
+    metadata = tft.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
+    rows = [
+        {"proto": p, "rate": float(r)} for p, r in zip(["tcp", "udp", "icmp"] * 40, np.linspace(0, 8, 120), strict=True)
+    ]
+
+    def preprocessing_fn(inputs):
+        index = tft.compute_and_apply_vocabulary(inputs["proto"], vocab_filename="proto")
+        size = tf.cast(tft.experimental.get_vocabulary_size_by_name("proto"), tf.int32)
+        return {"proto_onehot": tf.one_hot(index, size), "rate_scaled": tft.scale_to_0_1(inputs["rate"])}
+
+    with beam.Pipeline(runner=FnApiRunner()) as pipeline, tft_beam.Context(temp_dir=tempfile.mkdtemp()):
+        transform_fn = (pipeline | beam.Create(rows), metadata) | tft_beam.AnalyzeDataset(preprocessing_fn)
+        _ = transform_fn | tft_beam.WriteTransformFn(str(out))
+    metadata_io.write_metadata(metadata, str(out / tft.TFTransformOutput.RAW_METADATA_DIR))
+    return out
+
+
+def raw_rows(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"proto": rng.choice(["tcp", "udp", "icmp"], n), "rate": rng.uniform(0, 8, n).astype("float32")}
+
+
+def transformed(transform_dir, raw, order=("proto_onehot", "rate_scaled")):
+    import tensorflow_transform as tft
+
+    features = tft.TFTransformOutput(str(transform_dir)).transform_raw_features(
+        {k: tf.constant(v) for k, v in raw.items()}
+    )
+    return np.concatenate([np.reshape(features[k].numpy(), (len(raw["rate"]), -1)) for k in order], axis=1)
+
+
+def test_raw_features_are_transformed_inside_the_graph(transform_dir, tmp_path):
+    keras.utils.set_random_seed(0)
+    raw = raw_rows()
+    x = transformed(transform_dir, raw).astype("float32")
+    model = tiny_fence_gan()
+    model.fit(x, epochs=2, batch_size=100, verbose=0)
+    model.calibrate(x, contamination=0.2)
+    version = export.export_saved_model(
+        model,
+        tmp_path,
+        warmup_rows={k: v[:5] for k, v in raw.items()},
+        transform_dir=transform_dir,
+        transformed_features=["proto_onehot", "rate_scaled"],
+    )
+    loaded = tf.saved_model.load(str(tmp_path / str(version)))
+    _, inputs = loaded.signatures[export.SERVING_SIGNATURE].structured_input_signature
+    assert inputs["proto"].dtype == tf.string and inputs["rate"].dtype == tf.float32
+    outputs = loaded.signatures[export.SERVING_SIGNATURE](
+        proto=tf.constant(raw["proto"]), rate=tf.constant(raw["rate"])
+    )
+    np.testing.assert_allclose(outputs["score"].numpy(), model.predict(x, verbose=0), atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(outputs["is_anomaly"].numpy(), model.detect(x))
+    examples = export.tf_examples({k: v[:10] for k, v in raw.items()})
+    by_example = loaded.signatures[export.EXAMPLES_SIGNATURE](examples=tf.constant(examples))
+    np.testing.assert_allclose(by_example["score"].numpy(), outputs["score"].numpy()[:10], atol=1e-6)
+    for log in export.read_warmup(tmp_path / str(version) / export.WARMUP_FILE):
+        request = log.predict_log.request
+        feed = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
+        assert np.all(np.isfinite(loaded.signatures[request.model_spec.signature_name](**feed)["score"].numpy()))
+
+
+def test_transform_mismatches_are_refused(transform_dir, calibrated, tmp_path):
+    warmup = {k: v[:3] for k, v in raw_rows(3).items()}
+    with pytest.raises((ValueError, RuntimeError), match="transformed_features"):
+        export.export_saved_model(
+            calibrated, tmp_path, warmup_rows=warmup, transform_dir=transform_dir, transformed_features=["nope"]
+        )
+    with pytest.raises(ValueError, match="argument `warmup_rows`"):
+        export.export_saved_model(calibrated, tmp_path, transform_dir=transform_dir)
+    assert export.versions(tmp_path) == []
