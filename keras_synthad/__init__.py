@@ -5,6 +5,7 @@ from keras_synthad.detector import AnomalyDetector
 from keras_synthad.downstream import EstimatorScorer, IsolationForestScorer
 from keras_synthad.methods.aae import AdversarialAutoencoder
 from keras_synthad.methods.da3d import DA3D
+from keras_synthad.methods.dhag import DHAG
 from keras_synthad.methods.doping import DOPING
 from keras_synthad.methods.fence_gan import FenceGAN
 
@@ -12,6 +13,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DA3D",
+    "DHAG",
     "DOPING",
     "AdversarialAutoencoder",
     "AnomalyDetector",

@@ -31,6 +31,20 @@ from keras_synthad.validation import (
 CALIBRATION_ROWS = 8  # rows of calibration data kept for serving warmup
 
 
+class _SplitApply:
+    """Hands each role's slice of one gradient list to that role's optimizer."""
+
+    def __init__(self, parts):
+        self.parts = parts
+
+    def apply(self, grads, variables):
+        start = 0
+        for optimizer, role_variables in self.parts:
+            stop = start + len(role_variables)
+            optimizer.apply(grads[start:stop], variables[start:stop])
+            start = stop
+
+
 @keras.saving.register_keras_serializable(package="keras_synthad")
 class AnomalyDetector(keras.Model):
     """Base class of the keras_synthad methods.
@@ -44,6 +58,8 @@ class AnomalyDetector(keras.Model):
 
     #: Whether ``fit(x, y)`` accepts known anomalies (y = 1).
     supports_known_anomalies = False
+    #: Whether ``fit`` requires features in [0, 1] (the methods that generate samples in that range).
+    unit_interval_inputs = True
     #: Names of the losses ``algorithm_step`` returns, shown in the progress bar.
     loss_names: tuple[str, ...] = ()
 
@@ -189,6 +205,16 @@ class AnomalyDetector(keras.Model):
         """Update `role`'s variables on ``loss_fn()`` with the role's inner optimizer."""
         return backend.update_role(self, self._role_variables(role), inner_optimizer(self.optimizer, role), loss_fn)
 
+    def update_roles(self, roles, loss_fn):
+        """One gradient of ``loss_fn()`` for several roles' variables, each applied by its role's optimizer.
+
+        For algorithms whose networks all minimise one loss at the same parameters
+        (DHAG's Algorithm 1) but with per-role learning rates.
+        """
+        parts = [(inner_optimizer(self.optimizer, role), self._role_variables(role)) for role in roles]
+        variables = [v for _, role_variables in parts for v in role_variables]
+        return backend.update_role(self, variables, _SplitApply(parts), loss_fn)
+
     def train_step(self, *args):
         # TensorFlow/torch: (data,); JAX: (state, data). See keras_synthad.backend.
         return backend.train_step(self, *args)
@@ -216,7 +242,7 @@ class AnomalyDetector(keras.Model):
                 )
         if not is_array_like(x):
             return x, y  # tf.data / PyDataset / generators: Keras iterates them unchecked
-        x = check_features(x, self.feature_shape, unit_interval=True, min_rows=2)
+        x = check_features(x, self.feature_shape, unit_interval=self.unit_interval_inputs, min_rows=2)
         if y is not None:
             if not self.supports_known_anomalies:
                 raise ValueError(

@@ -136,3 +136,87 @@ def da3d_critic_loss(wide_scores, generated_scores, normal_scores, lambda_genera
 def da3d_generator_loss(alarm_logits, critic_scores):
     """DA3D generator loss, eq. (3): ``f_alarm(a(f_dec(G(n)))) + C(G(n))`` (alarm as a probability)."""
     return ops.mean(ops.sigmoid(ops.reshape(alarm_logits, (-1,)))) + ops.mean(critic_scores)
+
+
+# --- DHAG (Algorithm 1, eqs. 1-2, §4.4) ---------------------------------------------------
+
+DHAG_NORMS = ("per_sample", "frobenius")
+DHAG_DIVERSITIES = ("absolute", "signed")
+
+
+def k_smallest_labels(norms, k: int):
+    """Eq. (1): pseudo-labels of one perturbator's batch, 0 for the `k` smallest ``||eps||``, 1 for the rest.
+
+    `norms` has shape (m,) or (L, m) (ranked along the last axis). The ranks are a
+    permutation of 0..m-1, so exactly `k` rows get 0 even when norms tie.
+    """
+    ranks = ops.argsort(ops.argsort(norms))
+    return ops.cast(ranks >= k, "float32")
+
+
+def _bce_with_logits(logits, targets):
+    # CE(sigmoid(logit), y) = y * softplus(-logit) + (1 - y) * softplus(logit)
+    return targets * ops.softplus(-logits) + (1.0 - targets) * ops.softplus(logits)
+
+
+def _masked_mean(values, weights):
+    """Mean of `values` (..., m) over rows with weight 1; `weights` (m,) or None (all rows)."""
+    if weights is None:
+        return ops.mean(values)
+    rows = ops.mean(ops.reshape(values, (-1, ops.shape(weights)[0])), axis=0)
+    return ops.sum(rows * weights) / ops.maximum(ops.sum(weights), 1.0)
+
+
+def dhag_ce_loss(original_logits, perturbed_logits, pseudo_labels, weights=None):
+    """L_ce: ``mean_i CE(f(z_i), 0) + 1/L sum_l mean_i CE(f(z_i + eps_l,i), y~_l,i)``.
+
+    Args:
+        original_logits: discriminator logits of the unperturbed codes, shape (m,) or (m, 1).
+        perturbed_logits: shape (L, m), logits of the perturbed codes per perturbator.
+        pseudo_labels: shape (L, m), eq. (1)'s labels.
+        weights: ``None``, or shape (m,) with 0 for rows left out (known anomalies).
+    """
+    original = _masked_mean(_bce_with_logits(ops.reshape(original_logits, (-1,)), 0.0), weights)
+    return original + _masked_mean(_bce_with_logits(perturbed_logits, pseudo_labels), weights)
+
+
+def known_anomaly_loss(original_logits, known):
+    """§4.4: ``1/N_s sum_j CE(f(f(x_j)), 1)`` over the known anomalies (rows with `known` = 1)."""
+    terms = _bce_with_logits(ops.reshape(original_logits, (-1,)), 1.0)
+    return ops.sum(terms * known) / ops.maximum(ops.sum(known), 1.0)
+
+
+def dhag_norm_loss(perturbations, kind: str = "per_sample", weights=None):
+    """L_norm. ``"per_sample"``: the paper's ``mean_{i,l} ||eps_l,i||_2``; ``"frobenius"``:
+    the authors' code, one Frobenius norm of all stacked perturbations (shape (L, m, k))."""
+    if kind == "per_sample":
+        return _masked_mean(ops.sqrt(ops.sum(ops.square(perturbations), axis=-1) + 1e-12), weights)
+    if kind == "frobenius":
+        if weights is not None:
+            perturbations = perturbations * ops.reshape(weights, (1, -1, 1))
+        return ops.sqrt(ops.sum(ops.square(perturbations)) + 1e-12)
+    raise invalid_argument("norm", kind, f"one of {DHAG_NORMS}")
+
+
+def pairwise_cosine(perturbations):
+    """Cosine similarity of every perturbator pair per row: shape (m, L, L) from (L, m, k)."""
+    unit = perturbations / (ops.sqrt(ops.sum(ops.square(perturbations), axis=-1, keepdims=True)) + 1e-12)
+    by_row = ops.transpose(unit, (1, 0, 2))  # (m, L, k)
+    return ops.matmul(by_row, ops.transpose(by_row, (0, 2, 1)))
+
+
+def dhag_diversity_loss(perturbations, kind: str = "absolute", weights=None):
+    """L_div: ``mean_i 1/(L(L-1)) sum_{l != k} sim(eps_l,i, eps_k,i)``.
+
+    ``"absolute"`` uses ``|cos|``, which is smallest for orthogonal perturbations (the
+    directions §4.2 asks to be distinct); ``"signed"`` is the plain cosine of the formula
+    and the authors' code, which is smallest for opposite directions.
+    """
+    if kind not in DHAG_DIVERSITIES:
+        raise invalid_argument("diversity", kind, f"one of {DHAG_DIVERSITIES}")
+    cosine = pairwise_cosine(perturbations)
+    if kind == "absolute":
+        cosine = ops.abs(cosine)
+    n = ops.shape(perturbations)[0]
+    off_diagonal = ops.sum(cosine, axis=(1, 2)) - ops.trace(cosine, axis1=1, axis2=2)  # per row
+    return _masked_mean(off_diagonal, weights) / ops.cast(n * (n - 1), "float32")

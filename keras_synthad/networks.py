@@ -223,3 +223,68 @@ def clip_weights(network: keras.Model, bound: float) -> None:
     """WGAN weight clipping: every trainable weight of `network` into ``[-bound, bound]``."""
     for variable in network.trainable_variables:
         variable.assign(keras.ops.clip(variable, -bound, bound))
+
+
+# --- DHAG (§5 "Implementation"; layer sizes from the authors' DRAG code) -----------------------
+
+
+def dhag_tabular_encoder(input_dim: int, units=(64, 64, 64, 64), name: str = "encoder") -> keras.Model:
+    """MLP encoder: Dense ``units`` with ReLU, the last one's output is the code."""
+    inputs = keras.Input((input_dim,))
+    h = inputs
+    for n in units:
+        h = layers.Dense(n, activation="relu")(h)
+    return keras.Model(inputs, h, name=name)
+
+
+def dhag_tabular_perturbator(
+    input_dim: int, latent_dim: int, units: int = 64, name: str = "perturbator"
+) -> keras.Model:
+    """1-D CNN perturbator: the row and its noise value (``d + 1`` channels of a one-step
+    sequence) -> Conv1D(units, 1, no bias) -> ReLU -> Conv1D(latent_dim, 1) = the perturbation."""
+    x = keras.Input((input_dim,))
+    noise = keras.Input((1,))
+    h = layers.Reshape((1, input_dim + 1))(layers.Concatenate()([x, noise]))
+    h = layers.Conv1D(units, 1, use_bias=False, activation="relu")(h)
+    h = layers.Conv1D(latent_dim, 1)(h)
+    return keras.Model([x, noise], layers.Flatten()(h), name=name)
+
+
+def dhag_image_encoder(image_shape, filters=(16, 32, 64), name: str = "encoder") -> keras.Model:
+    """LeNet-style encoder: per block Conv 5x5 (no bias), batch norm without scale/offset,
+    LeakyReLU .01, max-pool 2; the flattened last map is the code (576 values for 28x28)."""
+    inputs = keras.Input(tuple(image_shape))
+    h = inputs
+    for f in filters:
+        h = layers.Conv2D(f, 5, padding="same", use_bias=False)(h)
+        h = layers.BatchNormalization(epsilon=1e-4, center=False, scale=False)(h)
+        h = layers.LeakyReLU(negative_slope=0.01)(h)
+        h = layers.MaxPooling2D(2)(h)
+    return keras.Model(inputs, layers.Flatten()(h), name=name)
+
+
+def dhag_image_perturbator(image_shape, filters=(16, 32, 64), name: str = "perturbator") -> keras.Model:
+    """2-D CNN perturbator: image + a noise channel -> Conv 9x9 (instance norm, ReLU) ->
+    Conv 3x3/2 (instance norm, ReLU) -> Conv 3x3/2 -> max-pool 2, flattened to the code size."""
+    image = keras.Input(tuple(image_shape))
+    noise = keras.Input((*image_shape[:2], 1))
+    h = layers.Concatenate()([image, noise])
+    h = layers.Conv2D(filters[0], 9, padding="same")(h)
+    h = layers.GroupNormalization(groups=filters[0])(h)  # one group per channel: instance norm
+    h = layers.ReLU()(h)
+    h = layers.Conv2D(filters[1], 3, strides=2, padding="same")(h)
+    h = layers.GroupNormalization(groups=filters[1])(h)
+    h = layers.ReLU()(h)
+    h = layers.Conv2D(filters[2], 3, strides=2, padding="same")(h)
+    h = layers.MaxPooling2D(2)(h)
+    return keras.Model([image, noise], layers.Flatten()(h), name=name)
+
+
+def dhag_discriminator(latent_dim: int, units=(32,), linear: bool = False, name: str = "discriminator"):
+    """Code -> logit. ``linear=False``: Dense ``units`` with ReLU (the paper's MLP);
+    ``linear=True``: the authors' code, the same sizes without activations or biases."""
+    inputs = keras.Input((latent_dim,))
+    h = inputs
+    for n in units:
+        h = layers.Dense(n, use_bias=not linear, activation=None if linear else "relu")(h)
+    return keras.Model(inputs, layers.Dense(1, use_bias=not linear)(h), name=name)

@@ -1,0 +1,307 @@
+"""DHAG: diversified and hard-to-distinguish synthetic anomalies in the latent space.
+
+An encoder ``f_theta`` maps a row to a code ``z``; L stochastic perturbators
+``g_psi_l`` (the row plus a noise channel in, a perturbation of the code out) make
+synthetic codes ``z + eps_l``; a discriminator ``f_phi`` on codes outputs
+P(anomaly). Per perturbator, the K perturbations of the batch with the smallest
+norm are pseudo-labelled normal and the rest anomalous (eq. 1), so the synthetic
+anomalies stay close to the normal codes ("hard to distinguish"); ``L_norm``
+keeps perturbations small and ``L_div`` pushes different perturbators' directions
+apart ("diversified"). The score is ``f_phi(f_theta(x))``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_synthad import losses, networks
+from keras_synthad.detector import AnomalyDetector
+from keras_synthad.validation import invalid_argument
+
+OBJECTIVES = ("minimize", "adversarial")
+DISCRIMINATORS = ("mlp", "linear")
+
+
+@keras.saving.register_keras_serializable(package="keras_synthad")
+class DHAG(AnomalyDetector):
+    """DHAG anomaly detector.
+
+    Args:
+        input_shape: ``(d,)`` (MLP encoder, 1-D CNN perturbators) or ``(H, W, C)``
+            (LeNet encoder, 2-D CNN perturbators).
+        n_perturbators: L (paper: 3, 5 or 10; the code's Thyroid and FMNIST runs: 5).
+        k: K, the perturbations per perturbator and batch labelled normal (30, 50
+            or 100). Must be smaller than the batch size: ``fit`` refuses otherwise,
+            also for a last partial batch of K rows or fewer.
+        lambda_norm, lambda_div: lambda_1 and lambda_2 of eq. (2) (1e-4 ... 1).
+        learning_rate: eta_1, Adam for the encoder and the perturbators (5e-3).
+        discriminator_learning_rate: eta_2, Adam for the discriminator (1e-5).
+        objective: ``"minimize"``: Algorithm 1 and the authors' code, every network
+            takes one gradient step on L_total (one gradient, per-role learning
+            rates). ``"adversarial"``: §4's reading, the perturbators *maximise* the
+            cross-entropy term (their loss is ``-L_ce + lambda_1 L_norm +
+            lambda_2 L_div``), after the encoder and discriminator step.
+        norm: ``"per_sample"`` (the paper's mean of per-row L2 norms) or
+            ``"frobenius"`` (the code's single norm over all stacked perturbations).
+        diversity: ``"absolute"`` (mean ``|cos|``, smallest for orthogonal directions)
+            or ``"signed"`` (the plain cosine of the formula and the code, smallest
+            for opposite directions).
+        discriminator: ``"mlp"`` (the paper) or ``"linear"`` (the code's head without
+            activations or biases).
+        encoder_units, perturbator_units, discriminator_units: tabular sizes (the
+            code: 64-64-64-64, 64, 32).
+        seed: seed of the perturbators' noise.
+
+    Learning rates: the paper's implementation paragraph gives 5e-3 to (theta, phi)
+    and 1e-5 to psi, but its Algorithm 1 updates theta and psi with eta_1 and phi
+    with eta_2, and the authors' code does the same (5e-3 for encoder and
+    perturbators, 1e-5 for the discriminator). We follow Algorithm 1 and the code:
+    the two agree, and a discriminator at 5e-3 beside perturbators at 1e-5 would
+    leave the perturbations near their random initial directions.
+
+    ``fit(x, y)`` with y = 1 for known anomalies adds §4.4's ``CE(f_phi(f_theta(x_j)), 1)``;
+    those rows are left out of the unsupervised terms.
+    """
+
+    supports_known_anomalies = True
+    unit_interval_inputs = False  # perturbations live in the code space: any real features (the code z-scores)
+    loss_names = ("loss",)
+
+    def __init__(
+        self,
+        input_shape,
+        n_perturbators=5,
+        k=50,
+        lambda_norm=1e-2,
+        lambda_div=1e-1,
+        learning_rate=5e-3,
+        discriminator_learning_rate=1e-5,
+        objective="minimize",
+        norm="per_sample",
+        diversity="absolute",
+        discriminator="mlp",
+        encoder_units=(64, 64, 64, 64),
+        perturbator_units=64,
+        discriminator_units=(32,),
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(input_shape, seed=seed, **kwargs)
+        self.n_perturbators = int(n_perturbators)
+        self.k = int(k)
+        self.lambda_norm = float(lambda_norm)
+        self.lambda_div = float(lambda_div)
+        self.learning_rate = float(learning_rate)
+        self.discriminator_learning_rate = float(discriminator_learning_rate)
+        self.objective = objective
+        self.norm = norm
+        self.diversity = diversity
+        self.discriminator_kind = discriminator
+        self.encoder_units = tuple(int(u) for u in encoder_units)
+        self.perturbator_units = int(perturbator_units)
+        self.discriminator_units = tuple(int(u) for u in discriminator_units)
+        self._check_arguments()
+        with keras.name_scope("encoder"):
+            if self.data_kind == "tabular":
+                self.encoder = networks.dhag_tabular_encoder(self.feature_shape[0], self.encoder_units)
+            else:
+                self.encoder = networks.dhag_image_encoder(self.feature_shape)
+        self.latent_dim = int(self.encoder.output.shape[-1])
+        with keras.name_scope("perturbators"):
+            self.perturbators = [self._perturbator(i) for i in range(self.n_perturbators)]
+        with keras.name_scope("discriminator"):
+            self.discriminator = networks.dhag_discriminator(
+                self.latent_dim, self.discriminator_units, linear=discriminator == "linear"
+            )
+        self.built = True
+
+    def _perturbator(self, index: int) -> keras.Model:
+        name = f"perturbator_{index}"
+        if self.data_kind == "tabular":
+            return networks.dhag_tabular_perturbator(
+                self.feature_shape[0], self.latent_dim, self.perturbator_units, name=name
+            )
+        network = networks.dhag_image_perturbator(self.feature_shape, name=name)
+        if network.output.shape[-1] != self.latent_dim:
+            raise invalid_argument(
+                "input_shape",
+                self.feature_shape,
+                f"an image size whose encoder code ({self.latent_dim} values) matches the perturbator's "
+                f"output ({network.output.shape[-1]}), e.g. 28x28 or 32x32",
+            )
+        return network
+
+    def _check_arguments(self):
+        def invalid(name, value, expected):
+            raise invalid_argument(name, value, expected)
+
+        if self.n_perturbators < 1:
+            invalid("n_perturbators", self.n_perturbators, "an integer >= 1")
+        if self.k < 0:
+            invalid("k", self.k, "an integer >= 0")
+        if self.lambda_norm < 0 or self.lambda_div < 0:
+            invalid("lambda_norm/lambda_div", (self.lambda_norm, self.lambda_div), "numbers >= 0")
+        if not (self.learning_rate > 0 and self.discriminator_learning_rate > 0):
+            invalid("learning_rate", (self.learning_rate, self.discriminator_learning_rate), "positive numbers")
+        if self.objective not in OBJECTIVES:
+            invalid("objective", self.objective, f"one of {OBJECTIVES}")
+        if self.norm not in losses.DHAG_NORMS:
+            invalid("norm", self.norm, f"one of {losses.DHAG_NORMS}")
+        if self.diversity not in losses.DHAG_DIVERSITIES:
+            invalid("diversity", self.diversity, f"one of {losses.DHAG_DIVERSITIES}")
+        if self.discriminator_kind not in DISCRIMINATORS:
+            invalid("discriminator", self.discriminator_kind, f"one of {DISCRIMINATORS}")
+        if not self.encoder_units or min(self.encoder_units) <= 0 or self.perturbator_units <= 0:
+            invalid("encoder_units", self.encoder_units, "a non-empty sequence of positive integers")
+
+    # --- contract -------------------------------------------------------------------
+
+    def roles(self):
+        return {"encoder": [self.encoder], "perturbators": self.perturbators, "discriminator": [self.discriminator]}
+
+    def default_optimizers(self):
+        return {
+            "encoder": keras.optimizers.Adam(self.learning_rate),
+            "perturbators": keras.optimizers.Adam(self.learning_rate),
+            "discriminator": keras.optimizers.Adam(self.discriminator_learning_rate),
+        }
+
+    def call(self, x, training=False):
+        codes = self.encoder(ops.cast(x, "float32"), training=training)
+        return ops.reshape(ops.sigmoid(self.discriminator(codes, training=training)), (-1,))  # P(anomaly)
+
+    # --- Algorithm 1 ---------------------------------------------------------------------
+
+    def sample_noise(self, x):
+        """The perturbators' noise channel, U[0, 1): one value per row (tabular) or per pixel (images)."""
+        shape = (ops.shape(x)[0], 1) if self.data_kind == "tabular" else (*ops.shape(x)[:3], 1)
+        return keras.random.uniform(shape, seed=self.seed_generator)
+
+    def perturbations(self, x, noises, training=True) -> list:
+        """eps_l ~ g_psi_l(x) for every perturbator: L tensors of shape (m, latent_dim)."""
+        return [g([x, n], training=training) for g, n in zip(self.perturbators, noises, strict=True)]
+
+    def pseudo_labels(self, perturbations, normal):
+        """Eq. (1) per perturbator, shape (L, m): the K smallest ``||eps||`` among the normal rows -> 0."""
+        norms = ops.sqrt(ops.sum(ops.square(ops.stop_gradient(perturbations)), axis=-1))
+        norms = ops.where(normal[None, :] > 0, norms, math.inf)  # known anomalies rank last
+        return losses.k_smallest_labels(norms, self.k)
+
+    def total_loss(self, x, noises, known=None, ce_sign=1.0):
+        """Eq. (2), ``L_ce + lambda_1 L_norm + lambda_2 L_div``, plus §4.4's term when `known` is given.
+
+        ``ce_sign=-1``: the adversarial perturbators' loss (they maximise L_ce).
+        """
+        normal = None if known is None else 1.0 - known
+        codes = self.encoder(x, training=True)
+        eps_list = self.perturbations(x, noises)
+        eps = ops.stack(eps_list)  # (L, m, latent_dim)
+        # Eq. (1): per perturbator, the K smallest perturbations are normal, the rest anomalous.
+        labels = self.pseudo_labels(eps, ops.ones((ops.shape(x)[0],)) if normal is None else normal)
+        original_logits = self.discriminator(codes, training=True)
+        perturbed_logits = ops.stack(
+            [ops.reshape(self.discriminator(codes + e, training=True), (-1,)) for e in eps_list]
+        )
+        ce = losses.dhag_ce_loss(original_logits, perturbed_logits, labels, normal)
+        if known is not None:
+            ce = ce + losses.known_anomaly_loss(original_logits, known)
+        return (
+            ce_sign * ce
+            + self.lambda_norm * losses.dhag_norm_loss(eps, self.norm, normal)
+            + self.lambda_div * losses.dhag_diversity_loss(eps, self.diversity, normal)
+        )
+
+    def algorithm_step(self, x, y=None):
+        x = ops.cast(x, "float32")
+        known = None if y is None else ops.reshape(ops.cast(y, "float32"), (-1,))
+        # One noise channel per perturbator: eps_l ~ g_psi_l(x).
+        noises = [self.sample_noise(x) for _ in self.perturbators]
+        if self.objective == "minimize":
+            # Algorithm 1: theta, psi (eta_1) and phi (eta_2) step on the gradient of L_total.
+            loss = self.update_roles(
+                ["encoder", "perturbators", "discriminator"], lambda: self.total_loss(x, noises, known)
+            )
+        else:
+            # Encoder and discriminator minimise L_total; the perturbators then maximise its CE term.
+            loss = self.update_roles(["encoder", "discriminator"], lambda: self.total_loss(x, noises, known))
+            self.update_role("perturbators", lambda: self.total_loss(x, noises, known, ce_sign=-1.0))
+        return {"loss": loss}
+
+    # --- fit -------------------------------------------------------------------------------
+
+    def fit(self, x=None, y=None, drop_remainder: bool = False, **kwargs):
+        """Train (Algorithm 1). Every batch needs more than K rows (eq. 1): a batch size, or
+        a last partial batch, of K rows or fewer is refused, unless ``drop_remainder=True``,
+        which reshuffles the rows each epoch and skips the last partial batch."""
+        x, y = self.check_fit_inputs(x, y, kwargs)
+        if hasattr(x, "shape"):
+            batch_size = int(kwargs.get("batch_size") or 32)
+            n = int(x.shape[0])
+            if min(batch_size, n) <= self.k:
+                raise invalid_argument(
+                    "k", self.k, f"fewer than the rows per batch ({min(batch_size, n)}); lower k or raise batch_size"
+                )
+            last = n % batch_size
+            if drop_remainder and last:
+                kwargs.pop("batch_size", None)
+                kwargs.pop("shuffle", None)
+                x, y = FullBatches(x, y, batch_size, seed=self.seed), None
+            elif 0 < last <= self.k:
+                raise ValueError(
+                    f"The last batch would hold {last} rows, not more than k={self.k}: eq. (1) needs more rows "
+                    f"than k in every batch. Pass drop_remainder=True, or a batch_size for which "
+                    f"len(x) % batch_size is 0 or more than k."
+                )
+        return self._fit_checked(x, y, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "n_perturbators": self.n_perturbators,
+                "k": self.k,
+                "lambda_norm": self.lambda_norm,
+                "lambda_div": self.lambda_div,
+                "learning_rate": self.learning_rate,
+                "discriminator_learning_rate": self.discriminator_learning_rate,
+                "objective": self.objective,
+                "norm": self.norm,
+                "diversity": self.diversity,
+                "discriminator": self.discriminator_kind,
+                "encoder_units": list(self.encoder_units),
+                "perturbator_units": self.perturbator_units,
+                "discriminator_units": list(self.discriminator_units),
+            }
+        )
+        return config
+
+    def perturbation_similarity(self, x) -> float:
+        """Mean ``|cos|`` between different perturbators' perturbations of the rows `x`."""
+        x = ops.convert_to_tensor(np.asarray(x, dtype=np.float32))
+        noises = [self.sample_noise(x) for _ in self.perturbators]
+        eps = ops.stack(self.perturbations(x, noises, training=False))
+        return float(ops.convert_to_numpy(losses.dhag_diversity_loss(eps, "absolute")))
+
+
+class FullBatches(keras.utils.PyDataset):
+    """Rows (and labels) in batches of exactly `batch_size`, reshuffled every epoch; the remainder is skipped."""
+
+    def __init__(self, x, y, batch_size: int, seed=None):
+        super().__init__()
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(x))
+
+    def __len__(self):
+        return len(self.x) // self.batch_size
+
+    def __getitem__(self, index):
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        return self.x[rows] if self.y is None else (self.x[rows], self.y[rows])
+
+    def on_epoch_end(self):
+        self.order = self.rng.permutation(len(self.x))
