@@ -1,6 +1,6 @@
-"""Markdown tables of the DOPING and DA3D benchmark results, for the README.
+"""Markdown tables of the DOPING, DA3D and DHAG benchmark results, for the README.
 
-Usage: ``python -m benchmarks.report`` (reads ``benchmarks/results/{doping,da3d}_*.json``).
+Usage: ``python -m benchmarks.report`` (reads ``benchmarks/results/{doping,da3d,dhag}_*.json``).
 """
 
 from __future__ import annotations
@@ -76,11 +76,28 @@ def da3d_table(payloads: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def dhag_table(payload: dict) -> str:
+    lines = [
+        "| dataset | known-anomaly ratio γ | seeds | F1 at test ratio | F1 calibrated on train | AUROC | paper F1 |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for s in payload["summary"]:
+        cells = [f"{100 * s[m]['mean']:.1f} ± {100 * s[m]['std']:.1f}" for m in ("f1_test_ratio", "f1_calibrated")]
+        gamma = "–" if s["gamma"] is None else f"{s['gamma']:.2f}"
+        paper = "–" if s["paper_f1_percent"] is None else f"{s['paper_f1_percent']:.1f}"
+        lines.append(
+            f"| {s['dataset']} | {gamma} | {s['seeds']} | {cells[0]} | {cells[1]} | "
+            f"{s['auroc']['mean']:.4f} ± {s['auroc']['std']:.4f} | {paper} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     for name, render in (
         ("doping_synthetic.json", synthetic_table),
         ("doping_synthetic_labeled.json", synthetic_table),
         ("doping_odds.json", odds_table),
+        *((p.name, dhag_table) for p in sorted(RESULTS.glob("dhag_table*.json"))),
     ):
         path = RESULTS / name
         if path.exists():
