@@ -142,7 +142,7 @@ def run(name: str, seed: int, gamma: float | None, args) -> dict:
         callbacks=[selector] if selector else [],
     )
     seconds = time.perf_counter() - start
-    if selector:
+    if selector and selector.weights is not None:  # None: every epoch's AUROC was NaN (diverged)
         model.set_weights(selector.weights)
     scores = model.predict(x_test, verbose=0)
     ratio = float(y_test.mean())

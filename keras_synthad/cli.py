@@ -64,7 +64,7 @@ def _score(args) -> int:
     from keras_synthad import serving_client
 
     rows, names = serving_client.read_rows(args.input)
-    inputs = serving_client.inputs_for(rows, None if args.single_input else names)
+    inputs = serving_client.feature_dict(rows, None if args.single_input else names)
     result = serving_client.score(args.url, args.model_name, inputs, args.version)
     lines = ["score,is_anomaly"] + [f"{s:.7g},{a}" for s, a in zip(result["score"], result["is_anomaly"], strict=True)]
     text = "\n".join(lines) + "\n"

@@ -338,10 +338,27 @@ class AnomalyDetector(keras.Model):
 
     def load_own_variables(self, store):
         keys = list(store.keys())
+        store = self._without_calibration_rows(store, keys)
+        keys = list(store.keys())
         for i, state in enumerate(self._rng_states()):
             if f"rng_{i}" in keys:
                 state.assign(keras.ops.cast(np.asarray(store[f"rng_{i}"]), state.dtype))
         super().load_own_variables({k: store[k] for k in keys if not k.startswith("rng_")})
+
+    def _without_calibration_rows(self, store, keys):
+        """Files saved before ``calibration_rows`` existed have one variable fewer: shift the
+        later indices and leave the rows at zero (export then asks for ``warmup_rows``)."""
+        own = self._trainable_variables + self._non_trainable_variables
+        indexed = [k for k in keys if not k.startswith("rng_")]
+        if len(indexed) != len(own) - 1:
+            return store
+        position = next(i for i, v in enumerate(own) if v is self.calibration_rows)
+        shifted = {k: store[k] for k in keys if k.startswith("rng_")}
+        for i in range(len(own)):
+            if i != position:
+                shifted[str(i)] = store[str(i if i < position else i - 1)]
+        shifted[str(position)] = np.zeros(self.calibration_rows.shape, "float32")
+        return shifted
 
     def get_config(self):
         config = super().get_config()

@@ -31,6 +31,7 @@ TensorFlow only inside the TensorFlow-side functions.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -43,15 +44,17 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_synthad.serving_client import FEATURES_INPUT, SIGNATURE, feature_dict
 from keras_synthad.validation import check_features, invalid_argument
 
-SERVING_SIGNATURE = "serving_default"
+SERVING_SIGNATURE = SIGNATURE
 EXAMPLES_SIGNATURE = "serve_tf_examples"
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
-FEATURES_INPUT = "features"
 EXAMPLES_INPUT = "examples"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # valid signature input keys and tf.Example feature names
 _STAGING_PREFIX = ".staging-"
+_VERSION = re.compile(r"[1-9][0-9]*")  # the directory names TF Serving loads as versions
+MAX_WARMUP_ROWS = 8  # one request per row: TF Serving refuses warmup files over 1000 records
 
 
 class NotExportableError(ValueError):
@@ -66,7 +69,7 @@ def versions(base_dir) -> list[int]:
     base = Path(base_dir)
     if not base.is_dir():
         return []
-    return sorted(int(p.name) for p in base.iterdir() if p.name.isdigit())
+    return sorted(int(p.name) for p in base.iterdir() if _VERSION.fullmatch(p.name))
 
 
 def is_complete_version(path) -> bool:
@@ -75,16 +78,36 @@ def is_complete_version(path) -> bool:
     return (path / "saved_model.pb").is_file() and (path / "variables" / "variables.index").is_file()
 
 
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _sync_tree(path: Path) -> None:
+    """fsync every file and directory under `path`, so a renamed version survives a power loss whole."""
+    for entry in [*sorted(path.rglob("*"), reverse=True), path]:
+        _fsync(entry)
+
+
 def _publish(staging: Path, base: Path) -> int:
-    """Rename the finished `staging` directory to the next free integer version."""
+    """Rename the finished, synced `staging` directory to the next free integer version.
+
+    The rename is atomic; a concurrent export that took the same number first makes
+    it fail (its directory is not empty) and the next number is tried.
+    """
+    _sync_tree(staging)
     while True:
         version = (versions(base) or [0])[-1] + 1
-        target = base / str(version)
         try:
-            os.mkdir(target)  # claims the name; fails if another export took it first
-        except FileExistsError:
-            continue
-        os.rename(staging, target)  # replaces the empty directory just created, atomically
+            os.rename(staging, base / str(version))
+        except OSError as err:
+            if err.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                continue
+            raise
+        _fsync(base)
         return version
 
 
@@ -120,7 +143,7 @@ def check_feature_names(feature_names, feature_shape) -> list[str] | None:
         raise invalid_argument(
             "feature_names", feature_names, f"one name per column of a tabular model with input shape {feature_shape}"
         )
-    bad = [n for n in names if not _NAME.match(n) or n in (EXAMPLES_INPUT,)]
+    bad = [n for n in names if not _NAME.match(n)]
     if bad:
         raise invalid_argument(
             "feature_names", bad, "names made of letters, digits and underscores, not starting with a digit"
@@ -128,6 +151,11 @@ def check_feature_names(feature_names, feature_shape) -> list[str] | None:
     if len(set(names)) != len(names):
         raise invalid_argument("feature_names", feature_names, "distinct names")
     return names
+
+
+def _spread(n: int) -> np.ndarray:
+    """At most MAX_WARMUP_ROWS evenly spaced row indices out of `n`."""
+    return np.unique(np.linspace(0, n - 1, min(n, MAX_WARMUP_ROWS)).round().astype(int))
 
 
 def _plain(values) -> np.ndarray:
@@ -173,13 +201,19 @@ def export_saved_model(
             raise invalid_argument(
                 "warmup_rows", None, "raw rows (a DataFrame or dict of columns) with `transform_dir`"
             )
-        warmup_rows = {str(k): _plain(v) for k, v in dict(warmup_rows).items()}
+        warmup_rows = {str(k): _plain(v)[_spread(len(v))] for k, v in dict(warmup_rows).items()}
         names = None if transformed_features is None else [str(n) for n in transformed_features]
     else:
         names = check_feature_names(feature_names, model.feature_shape)
         if warmup_rows is None:
             warmup_rows = keras.ops.convert_to_numpy(model.calibration_rows)
+            if not np.any(warmup_rows):
+                raise NotExportableError(
+                    "The model kept no calibration rows (it was calibrated on a dataset, not an array): pass "
+                    "warmup_rows=<a few training rows> for TF Serving's warmup requests."
+                )
         warmup_rows = check_features(warmup_rows, model.feature_shape, name="warmup_rows")
+        warmup_rows = warmup_rows[_spread(len(warmup_rows))]
     base.mkdir(parents=True, exist_ok=True)
     if keras.backend.backend() == "tensorflow":
         return _export_here(model, base, _inputs(model, names, transform_dir), warmup_rows, model_name)
@@ -205,12 +239,19 @@ def export_in_subprocess(model_path, base, names, warmup_path, model_name, trans
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
+        last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
+        kind, _, message = last.partition(": ")
+        if kind.rsplit(".", 1)[-1] in ("ValueError", "NotExportableError"):  # the same error as in-process
+            raise ValueError(message)
         raise RuntimeError(f"The TensorFlow export subprocess failed:\n{done.stderr.strip()[-4000:]}")
     return int(done.stdout.strip().splitlines()[-1])
 
 
 def _export_here(model, base: Path, inputs, warmup_rows, model_name) -> int:
     staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=base))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0700 would hide the version from a TF Serving user
     try:
         _write_saved_model(model, staging, inputs)
         _write_warmup(staging / WARMUP_FILE, inputs, warmup_rows, model_name)
@@ -344,13 +385,6 @@ def _write_saved_model(model, path: Path, inputs) -> None:
         EXAMPLES_SIGNATURE, serve_examples, input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)]
     )
     archive.write_out(str(path), verbose=False)
-
-
-def feature_dict(rows: np.ndarray, feature_names) -> dict[str, np.ndarray]:
-    """`serving_default`'s inputs for numeric `rows`: one column per name, or ``{"features": rows}``."""
-    if feature_names:
-        return {n: rows[:, i] for i, n in enumerate(feature_names)}
-    return {FEATURES_INPUT: rows}
 
 
 def _feature(values: np.ndarray):

@@ -214,6 +214,8 @@ def dhag_diversity_loss(perturbations, kind: str = "absolute", weights=None):
     """
     if kind not in DHAG_DIVERSITIES:
         raise invalid_argument("diversity", kind, f"one of {DHAG_DIVERSITIES}")
+    if perturbations.shape[0] < 2:
+        return ops.convert_to_tensor(0.0)  # one perturbator: no pair to compare
     cosine = pairwise_cosine(perturbations)
     if kind == "absolute":
         cosine = ops.abs(cosine)

@@ -9,6 +9,7 @@ over REST, one ``TensorProto`` per input over gRPC).
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 import numpy as np
 
 SIGNATURE = "serving_default"
+FEATURES_INPUT = "features"
+_HOST_PORT = re.compile(r"(grpc://)?[A-Za-z0-9_.\-\[\]:]+:[0-9]+")
 
 
 def read_rows(path) -> tuple[np.ndarray, list[str] | None]:
@@ -33,10 +36,11 @@ def read_rows(path) -> tuple[np.ndarray, list[str] | None]:
     return rows, [str(c) for c in frame.columns]
 
 
-def inputs_for(rows: np.ndarray, feature_names) -> dict[str, np.ndarray]:
+def feature_dict(rows: np.ndarray, feature_names) -> dict[str, np.ndarray]:
+    """`serving_default`'s inputs for numeric `rows`: one column per name, or ``{"features": rows}``."""
     if feature_names:
         return {name: rows[:, i] for i, name in enumerate(feature_names)}
-    return {"features": rows}
+    return {FEATURES_INPUT: rows}
 
 
 def score_rest(url: str, model: str, inputs: dict, version: int | None = None, timeout: float = 30.0) -> dict:
@@ -92,24 +96,30 @@ def score_grpc(target: str, model: str, inputs: dict, version: int | None = None
     }
 
 
-def latest_version_dir(path) -> Path:
-    """`path` itself if it holds a SavedModel, else its newest complete integer version."""
+def latest_version_dir(path, version: int | None = None) -> Path:
+    """`path` itself if it holds a SavedModel, else `version` or its newest complete integer version."""
     from keras_synthad.export import is_complete_version, versions
 
     path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} is not a directory (nor http://..., host:port or grpc://host:port)")
     if (path / "saved_model.pb").is_file():
         return path
+    if version is not None:
+        if not is_complete_version(path / str(version)):
+            raise FileNotFoundError(f"{path / str(version)} holds no complete SavedModel")
+        return path / str(version)
     for version in reversed(versions(path)):
         if is_complete_version(path / str(version)):
             return path / str(version)
     raise FileNotFoundError(f"{path} holds no SavedModel and no complete integer version directory")
 
 
-def score_saved_model(path, inputs: dict) -> dict:
+def score_saved_model(path, inputs: dict, version: int | None = None) -> dict:
     """Run ``serving_default`` of a SavedModel (a version directory or a base directory) in this process."""
     import tensorflow as tf
 
-    outputs = tf.saved_model.load(str(latest_version_dir(path))).signatures[SIGNATURE](
+    outputs = tf.saved_model.load(str(latest_version_dir(path, version))).signatures[SIGNATURE](
         **{k: tf.constant(v, tf.float32) for k, v in inputs.items()}
     )
     return {k: outputs[k].numpy() for k in ("score", "is_anomaly")}
@@ -119,6 +129,6 @@ def score(url: str | None, model: str, inputs: dict, version: int | None = None)
     """``grpc://host:port`` or ``host:port`` → gRPC; ``http(s)://`` → REST; a directory → local SavedModel."""
     if url.startswith(("http://", "https://")):
         return score_rest(url, model, inputs, version)
-    if Path(url).is_dir():
-        return score_saved_model(url, inputs)
-    return score_grpc(url.removeprefix("grpc://"), model, inputs, version)
+    if _HOST_PORT.fullmatch(url) and not Path(url).exists():
+        return score_grpc(url.removeprefix("grpc://"), model, inputs, version)
+    return score_saved_model(url, inputs, version)

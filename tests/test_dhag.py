@@ -88,6 +88,12 @@ def test_one_gradient_with_per_role_learning_rates(thyroid):
     assert moved["discriminator"] == pytest.approx(1e-5, rel=0.05)
 
 
+def test_a_single_perturbator_trains(thyroid):
+    model = ks.DHAG((6,), k=50, n_perturbators=1, seed=0)  # §5.3's L = 1 ablation: no pair for L_div
+    history = model.fit(thyroid[0], epochs=2, batch_size=256, verbose=0)
+    assert np.isfinite(history.history["loss"]).all() and model.perturbation_similarity(thyroid[0]) == 0.0
+
+
 def test_adversarial_objective_trains(thyroid):
     model = ks.DHAG((6,), k=50, n_perturbators=2, objective="adversarial", seed=0)
     history = model.fit(thyroid[0], epochs=2, batch_size=256, verbose=0)

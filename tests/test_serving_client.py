@@ -66,7 +66,7 @@ def test_unknown_model_name_is_reported(served):
     server, url = rest_server(base / "1")
     try:
         with pytest.raises(RuntimeError, match="404"):
-            serving_client.score_rest(url, "other", serving_client.inputs_for(x, NAMES))
+            serving_client.score_rest(url, "other", serving_client.feature_dict(x, NAMES))
     finally:
         server.shutdown()
 
@@ -82,3 +82,15 @@ def test_base_without_a_complete_version_is_an_error(tmp_path):
     (tmp_path / "1").mkdir()
     with pytest.raises(FileNotFoundError, match="no complete"):
         serving_client.latest_version_dir(tmp_path)
+
+
+def test_a_mistyped_path_names_itself(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no-such-dir"):
+        serving_client.score(str(tmp_path / "no-such-dir"), "synthad", {"features": np.zeros((1, 4), "float32")})
+
+
+def test_local_version_is_honoured(served, tmp_path):
+    _, x, base, _ = served
+    with pytest.raises(FileNotFoundError, match="holds no complete SavedModel"):
+        serving_client.latest_version_dir(base, version=7)
+    assert serving_client.latest_version_dir(base, version=1) == base / "1"

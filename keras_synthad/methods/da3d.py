@@ -33,7 +33,7 @@ LEAKY_SLOPE = 0.3  # Keras' LeakyReLU default; the paper names no slope
 
 IMAGE_FILTERS = (32, 16, 8)  # Table 1, images: 32C3-16C3-8C3, code 16C3
 IMAGE_CODE = 16
-IMAGE_DISCRIMINATOR = (40, 20, 10, 5)  # §4.1: the same discriminator for all data sets
+IMAGE_DISCRIMINATOR = CRITIC_UNITS  # §4.1: the AAE's discriminator is 40-20-10-5 for all data sets
 
 
 def default_autoencoder(input_shape, seed=None) -> AdversarialAutoencoder:
