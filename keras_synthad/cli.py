@@ -61,7 +61,7 @@ def _export(args) -> int:
 def _score(args) -> int:
     import numpy as np
 
-    from keras_synthad import serving_client
+    from keras_synthad.export import client as serving_client
 
     rows, names = serving_client.read_rows(args.input)
     inputs = serving_client.feature_dict(rows, None if args.single_input else names)

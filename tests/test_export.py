@@ -4,6 +4,7 @@ dynamic batch, warmup records, versioning and faults."""
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -223,31 +224,11 @@ def test_cli_export_prints_the_version(calibrated, tmp_path):
 
 @pytest.fixture(scope="module")
 def transform_dir(tmp_path_factory):
-    """A tf.Transform output (vocabulary -> one-hot of `proto`, scale_to_0_1 of `rate`) with its raw schema."""
-    import tempfile
-
-    import apache_beam as beam
-    import tensorflow_transform as tft
-    import tensorflow_transform.beam as tft_beam
-    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
-    from tensorflow_transform.tf_metadata import metadata_io, schema_utils
-
+    """A tf.Transform output (vocabulary -> one-hot of `proto`, scale_to_0_1 of `rate`) with its raw schema,
+    written by tests/make_transform.py in its own process (see there why)."""
     out = tmp_path_factory.mktemp("transform")
-    spec = {"proto": tf.io.FixedLenFeature([], tf.string), "rate": tf.io.FixedLenFeature([], tf.float32)}
-    metadata = tft.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
-    rows = [
-        {"proto": p, "rate": float(r)} for p, r in zip(["tcp", "udp", "icmp"] * 40, np.linspace(0, 8, 120), strict=True)
-    ]
-
-    def preprocessing_fn(inputs):
-        index = tft.compute_and_apply_vocabulary(inputs["proto"], vocab_filename="proto")
-        size = tf.cast(tft.experimental.get_vocabulary_size_by_name("proto"), tf.int32)
-        return {"proto_onehot": tf.one_hot(index, size), "rate_scaled": tft.scale_to_0_1(inputs["rate"])}
-
-    with beam.Pipeline(runner=FnApiRunner()) as pipeline, tft_beam.Context(temp_dir=tempfile.mkdtemp()):
-        transform_fn = (pipeline | beam.Create(rows), metadata) | tft_beam.AnalyzeDataset(preprocessing_fn)
-        _ = transform_fn | tft_beam.WriteTransformFn(str(out))
-    metadata_io.write_metadata(metadata, str(out / tft.TFTransformOutput.RAW_METADATA_DIR))
+    script = Path(__file__).parent / "make_transform.py"
+    subprocess.run([sys.executable, str(script), str(out)], check=True, capture_output=True)
     return out
 
 

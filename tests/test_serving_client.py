@@ -7,8 +7,9 @@ import pytest
 from conftest import plane_data, tiny_fence_gan
 from serving_fakes import grpc_server, rest_server
 
-from keras_synthad import export, serving_client
+from keras_synthad import export
 from keras_synthad.cli import main as cli_main
+from keras_synthad.export import client as serving_client
 
 NAMES = ["a", "b", "c", "d"]
 

@@ -44,7 +44,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_synthad.serving_client import FEATURES_INPUT, SIGNATURE, feature_dict
+from keras_synthad.export.client import FEATURES_INPUT, SIGNATURE, feature_dict
 from keras_synthad.validation import check_features, invalid_argument
 
 SERVING_SIGNATURE = SIGNATURE
