@@ -56,6 +56,21 @@ def tiny_aae(width: int = 4, **kwargs) -> ks.AdversarialAutoencoder:
     return ks.AdversarialAutoencoder(input_shape=(width,), **defaults)
 
 
+def tiny_conv_aae(image_shape=(12, 12, 1), **kwargs) -> ks.AdversarialAutoencoder:
+    """A convolutional adversarial autoencoder (DA3D's image path) small enough for unit tests."""
+    defaults = dict(
+        latent_dim=4,
+        prior_scale=1.0,
+        hidden_units=(16, 8),
+        conv_filters=(8, 4),
+        decoder_activation="sigmoid",
+        learning_rate=1e-3,
+        seed=0,
+    )
+    defaults.update(kwargs)
+    return ks.AdversarialAutoencoder(image_shape, **defaults)
+
+
 def plane_data(n: int = 1000, seed: int = 0) -> np.ndarray:
     """Rows in [0, 1]^4 on a curved 2-D surface (a 2-D code can describe them)."""
     u = np.random.default_rng(seed).uniform(0, 1, (n, 2))

@@ -5,7 +5,7 @@ import math
 import keras
 import numpy as np
 import pytest
-from conftest import blob_images, plane_data, tiny_aae
+from conftest import blob_images, plane_data, tiny_aae, tiny_conv_aae
 
 import keras_synthad as ks
 
@@ -146,16 +146,7 @@ def test_labeled_aae_sends_known_anomalies_to_the_outer_sphere():
 def test_convolutional_aae_mirrors_the_encoder_and_reconstructs():
     keras.utils.set_random_seed(0)
     images = blob_images(512)
-    model = ks.AdversarialAutoencoder(
-        images.shape[1:],
-        latent_dim=4,
-        prior_scale=1.0,
-        hidden_units=(16, 8),
-        conv_filters=(8, 4),
-        decoder_activation="sigmoid",
-        learning_rate=3e-3,
-        seed=0,
-    )
+    model = tiny_conv_aae(images.shape[1:], learning_rate=3e-3)
     assert model.encoder.output.shape == (None, 4)
     assert model.decoder.output.shape == (None, 12, 12, 1)
     before = float(np.mean(model.predict(images, verbose=0)))

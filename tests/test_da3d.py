@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND, blob_images
+from conftest import BACKEND, blob_images, tiny_conv_aae
 from keras import ops
 from test_contract import assert_scores_identically_elsewhere
 
@@ -169,16 +169,7 @@ def test_image_inputs_get_table_1_convolutional_aae():
 def test_image_da3d_trains_on_a_frozen_conv_aae(tmp_path):
     keras.utils.set_random_seed(0)
     images = blob_images()
-    autoencoder = ks.AdversarialAutoencoder(
-        images.shape[1:],
-        latent_dim=4,
-        prior_scale=1.0,
-        hidden_units=(16, 8),
-        conv_filters=(8, 4),
-        decoder_activation="sigmoid",
-        learning_rate=1e-3,
-        seed=0,
-    )
+    autoencoder = tiny_conv_aae(images.shape[1:])
     model = ks.DA3D(
         images.shape[1:],
         autoencoder=autoencoder,

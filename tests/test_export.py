@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import BACKEND, plane_data, tiny_aae, tiny_fence_gan
+from conftest import BACKEND, blob_images, plane_data, tiny_aae, tiny_conv_aae, tiny_fence_gan
 
 import keras_synthad as ks
 from keras_synthad import export
@@ -35,11 +35,7 @@ def da3d():
 
 
 def da3d_images():
-    from conftest import blob_images
-
-    autoencoder = ks.AdversarialAutoencoder(
-        (12, 12, 1), latent_dim=4, prior_scale=1.0, hidden_units=(8,), conv_filters=(4, 4), seed=0
-    )
+    autoencoder = tiny_conv_aae(hidden_units=(8,), conv_filters=(4, 4), decoder_activation=None, learning_rate=1e-4)
     return ks.DA3D((12, 12, 1), autoencoder=autoencoder, aae_epochs=1, alarm_units=(16,), seed=0), blob_images(256)
 
 
