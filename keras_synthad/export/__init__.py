@@ -247,14 +247,35 @@ def export_in_subprocess(model_path, base, names, warmup_path, model_name, trans
     return int(done.stdout.strip().splitlines()[-1])
 
 
-def _export_here(model, base: Path, inputs, warmup_rows, model_name) -> int:
+def _staging(base: Path) -> Path:
+    """A hidden directory next to the versions, with the permissions a plain mkdir would give."""
     staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=base))
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0700 would hide the version from a TF Serving user
+    return staging
+
+
+def _export_here(model, base: Path, inputs, warmup_rows, model_name) -> int:
+    staging = _staging(base)
     try:
         _write_saved_model(model, staging, inputs)
         _write_warmup(staging / WARMUP_FILE, inputs, warmup_rows, model_name)
+        return _publish(staging, base)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def publish_copy(saved_model_dir, base_dir) -> int:
+    """Copy a complete SavedModel directory into `base_dir` as the next integer version; return it."""
+    source = Path(saved_model_dir)
+    if not is_complete_version(source):
+        raise ValueError(f"{source} is not a complete SavedModel (saved_model.pb and variables/ expected).")
+    base = Path(base_dir)
+    base.mkdir(parents=True, exist_ok=True)
+    staging = _staging(base)
+    try:
+        shutil.copytree(source, staging, dirs_exist_ok=True)
         return _publish(staging, base)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
