@@ -14,7 +14,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/synthad quickstart
+	$(BIN)/synthad pipeline run
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check keras_synthad tests benchmarks examples

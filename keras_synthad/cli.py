@@ -9,20 +9,31 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
+
+DEFAULT_CONFIG = Path(__file__).parent / "pipelines" / "configs" / "kddcup99_sample.toml"
 
 
-def _quickstart(args) -> int:
-    from keras_synthad.quickstart import format_report, run
+def _quiet_google_warnings() -> None:
+    import warnings
 
-    report = run(
-        output_dir=args.output_dir,
-        epochs=args.epochs,
-        pretrain_epochs=args.pretrain_epochs,
-        seed=args.seed,
-        verbose=args.verbose,
-    )
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\..*")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _pipeline_run(args) -> int:
+    _quiet_google_warnings()
+    from keras_synthad.pipelines import DataValidationError, load, run_pipeline
+    from keras_synthad.pipelines.report import format_report
+
+    config = load(args.config)
+    try:
+        report = run_pipeline(config, args.beam_args)
+    except DataValidationError as err:
+        print(f"synthad pipeline: {err}", file=sys.stderr)
+        return 2
     print(format_report(report))
-    return 0
+    return 0 if report["pushed_version"] else 3
 
 
 def _export(args) -> int:
@@ -61,10 +72,14 @@ def _export(args) -> int:
 def _score(args) -> int:
     import numpy as np
 
+    if args.model is not None:
+        return _batch_score(args)
+    if args.beam_args:
+        raise SystemExit(f"unrecognized arguments: {' '.join(args.beam_args)} (Beam flags go with --model)")
     from keras_synthad.export import client as serving_client
 
-    rows, names = serving_client.read_rows(args.input)
-    inputs = serving_client.feature_dict(rows, None if args.single_input else names)
+    inputs = serving_client.read_inputs(args.input, args.single_input)
+    rows = next(iter(inputs.values()))
     result = serving_client.score(args.url, args.model_name, inputs, args.version)
     lines = ["score,is_anomaly"] + [f"{s:.7g},{a}" for s, a in zip(result["score"], result["is_anomaly"], strict=True)]
     text = "\n".join(lines) + "\n"
@@ -74,6 +89,20 @@ def _score(args) -> int:
         print(f"{len(rows)} rows scored, {int(np.sum(result['is_anomaly']))} flagged -> {args.output}")
     else:
         print(text, end="")
+    return 0
+
+
+def _batch_score(args) -> int:
+    _quiet_google_warnings()
+    import time
+
+    from keras_synthad.pipelines import batch_scoring
+
+    if args.output is None:
+        raise SystemExit("--model needs --output PREFIX: the Beam job writes PREFIX-SSSSS-of-NNNNN.csv shards")
+    start = time.perf_counter()
+    result = batch_scoring.run(args.model, args.input, args.output, args.beam_args, args.version)
+    print(f"scored with {result['model']} in {time.perf_counter() - start:.1f}s -> {', '.join(result['output'])}")
     return 0
 
 
@@ -87,13 +116,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="Keras backend (default: $KERAS_BACKEND or tensorflow)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    quick = commands.add_parser("quickstart", help="train Fence GAN on the embedded KDD Cup 99 sample and report")
-    quick.add_argument("--output-dir", default="synthad_output")
-    quick.add_argument("--epochs", type=int, default=50)
-    quick.add_argument("--pretrain-epochs", type=int, default=15)
-    quick.add_argument("--seed", type=int, default=0)
-    quick.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
-    quick.set_defaults(handler=_quickstart)
+    pipeline = commands.add_parser("pipeline", help="the TFX-style Beam pipeline")
+    pipeline_commands = pipeline.add_subparsers(dest="pipeline_command", required=True)
+    run = pipeline_commands.add_parser(
+        "run",
+        help="validate, transform, train, evaluate and push (any further flags go to Beam, e.g. --runner, "
+        "--direct_num_workers)",
+    )
+    run.add_argument(
+        "--config", default=str(DEFAULT_CONFIG), help="a TOML pipeline config (default: the embedded KDD Cup 99 sample)"
+    )
+    run.set_defaults(handler=_pipeline_run, takes_beam_args=True)
     export = commands.add_parser(
         "export", help="write a calibrated .keras model as the next SavedModel version for TF Serving; prints it"
     )
@@ -107,21 +140,36 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--transformed-features", help="transformed features in model-input order (comma/JSON)")
     export.add_argument("--model-name", default="synthad", help="model name in the warmup requests")
     export.set_defaults(handler=_export)
-    score = commands.add_parser("score", help="score rows with TF Serving (REST or gRPC) or a local SavedModel")
-    score.add_argument(
-        "--url", required=True, help="http://host:8501 (REST), host:8500 or grpc://host:8500, or a SavedModel dir"
+    score = commands.add_parser(
+        "score",
+        help="score rows with TF Serving (--url) or with a Beam RunInference job over a SavedModel (--model)",
+    )
+    target = score.add_mutually_exclusive_group(required=True)
+    target.add_argument(
+        "--url", help="http://host:8501 (REST), host:8500 or grpc://host:8500, or a SavedModel dir (in process)"
+    )
+    target.add_argument(
+        "--model",
+        help="a SavedModel or a serving base directory (newest version): a Beam job scores the CSV --input and "
+        "writes it back with score,is_anomaly columns (further flags go to Beam)",
     )
     score.add_argument("--input", required=True, help="rows: a CSV with a header (columns = features) or a .npy")
     score.add_argument("--model-name", default="synthad")
     score.add_argument("--version", type=int, help="a model version (default: the newest TF Serving serves)")
     score.add_argument("--single-input", action="store_true", help="send CSV rows as one `features` input")
-    score.add_argument("--output", help="write score,is_anomaly CSV here instead of stdout")
-    score.set_defaults(handler=_score)
+    score.add_argument(
+        "--output", help="--url: write score,is_anomaly CSV here instead of stdout; --model: the output shard prefix"
+    )
+    score.set_defaults(handler=_score, takes_beam_args=True)
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "takes_beam_args", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.beam_args = extra
     if args.backend:
         if "keras" in sys.modules and os.environ.get("KERAS_BACKEND") != args.backend:
             raise SystemExit("--backend must be chosen before Keras is imported")

@@ -36,6 +36,26 @@ def read_rows(path) -> tuple[np.ndarray, list[str] | None]:
     return rows, [str(c) for c in frame.columns]
 
 
+def read_inputs(path, single_input: bool = False) -> dict[str, np.ndarray]:
+    """``serving_default``'s inputs from a file.
+
+    A ``.npy``, or a CSV with `single_input`: one ``features`` input of numeric rows. A
+    CSV: one input per column, numbers as float32 and text as strings (the raw columns
+    a model exported behind a tf.Transform graph takes).
+    """
+    if single_input or Path(path).suffix == ".npy":
+        return feature_dict(read_rows(path)[0], None)
+    import pandas as pd
+
+    frame = pd.read_csv(path, keep_default_na=False)
+    columns = {}
+    for name in frame.columns:
+        values = frame[name]
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        columns[str(name)] = values.to_numpy(np.float32) if numeric else values.astype(str).to_numpy()
+    return columns
+
+
 def feature_dict(rows: np.ndarray, feature_names) -> dict[str, np.ndarray]:
     """`serving_default`'s inputs for numeric `rows`: one column per name, or ``{"features": rows}``."""
     if feature_names:
@@ -64,9 +84,13 @@ def score_rest(url: str, model: str, inputs: dict, version: int | None = None, t
 def _tensor_proto(array: np.ndarray):
     from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 
-    array = np.asarray(array, np.float32)
+    array = np.asarray(array)
     shape = tensor_shape_pb2.TensorShapeProto(dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=s) for s in array.shape])
-    return tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_shape=shape, float_val=array.ravel().tolist())
+    if array.dtype.kind in "USO":  # raw text columns
+        values = [str(v).encode() for v in array.ravel()]
+        return tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING, tensor_shape=shape, string_val=values)
+    values = array.astype(np.float32).ravel().tolist()
+    return tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_shape=shape, float_val=values)
 
 
 def _ndarray(proto, dtype, field: str) -> np.ndarray:
@@ -120,7 +144,7 @@ def score_saved_model(path, inputs: dict, version: int | None = None) -> dict:
     import tensorflow as tf
 
     outputs = tf.saved_model.load(str(latest_version_dir(path, version))).signatures[SIGNATURE](
-        **{k: tf.constant(v, tf.float32) for k, v in inputs.items()}
+        **{k: tf.constant(v, tf.string if np.asarray(v).dtype.kind in "USO" else tf.float32) for k, v in inputs.items()}
     )
     return {k: outputs[k].numpy() for k in ("score", "is_anomaly")}
 

@@ -48,6 +48,7 @@ class TrainerConfig:
     seed: int
     args: dict = field(default_factory=dict)
     verbose: int | str = "auto"
+    optimizers: dict = field(default_factory=dict)  # {role: keras.optimizers.serialize(...)}; others: the paper's
 
 
 @dataclass(frozen=True)
@@ -102,20 +103,35 @@ def _data(table: dict, here: Path) -> DataConfig:
     section = "data"
     _unknown(
         table,
-        {"input", "format", "label_column", "anomaly_labels", "categorical_columns", "column_names",
-         "column_names_file", "drop_columns", "splits", "split_salt", "schema"},
+        {
+            "input",
+            "format",
+            "label_column",
+            "anomaly_labels",
+            "categorical_columns",
+            "column_names",
+            "column_names_file",
+            "drop_columns",
+            "splits",
+            "split_salt",
+            "schema",
+        },
         section,
     )
-    source = here / _get(table, "input", section, str)
+    source = (here / _get(table, "input", section, str)).resolve()
     suffixes = [s.lower() for s in source.suffixes]
-    default_format = "parquet" if ".parquet" in suffixes else "tfrecord" if {".tfrecord", ".tfrecords"} & set(suffixes) else "csv"
+    default_format = (
+        "parquet" if ".parquet" in suffixes else "tfrecord" if {".tfrecord", ".tfrecords"} & set(suffixes) else "csv"
+    )
     fmt = _get(table, "format", section, str, default_format)
     if fmt not in FORMATS:
         raise ConfigError(f"[data] format must be one of {FORMATS}; received {fmt!r}.")
     label = _get(table, "label_column", section, str, None)
     anomaly_labels = _strings(_get(table, "anomaly_labels", section, list, []), "anomaly_labels", section)
     if label is not None and not anomaly_labels:
-        raise ConfigError("[data] anomaly_labels must list the label values that mark an anomaly when label_column is set.")
+        raise ConfigError(
+            "[data] anomaly_labels must list the label values that mark an anomaly when label_column is set."
+        )
     if label is None and anomaly_labels:
         raise ConfigError("[data] anomaly_labels needs a label_column.")
     categorical = table.get("categorical_columns", "infer")
@@ -130,7 +146,9 @@ def _data(table: dict, here: Path) -> DataConfig:
         names_path = here / _get(table, "column_names_file", section, str)
         if not names_path.is_file():
             raise ConfigError(f"[data] column_names_file {names_path} does not exist.")
-        names = _strings([line.strip() for line in names_path.read_text().splitlines() if line.strip()], "column_names_file", section)
+        names = _strings(
+            [line.strip() for line in names_path.read_text().splitlines() if line.strip()], "column_names_file", section
+        )
     splits = _get(table, "splits", section, dict, {"train": 0.5, "eval": 0.2, "test": 0.3})
     if set(splits) != set(SPLITS) or not all(isinstance(v, (int, float)) and 0 < v < 1 for v in splits.values()):
         raise ConfigError(f"[data] splits must give train, eval and test fractions in (0, 1); received {splits!r}.")
@@ -160,7 +178,11 @@ def _data(table: dict, here: Path) -> DataConfig:
 
 def _trainer(table: dict) -> TrainerConfig:
     section = "trainer"
-    _unknown(table, {"method", "backend", "epochs", "batch_size", "contamination", "seed", "args", "verbose"}, section)
+    _unknown(
+        table,
+        {"method", "backend", "epochs", "batch_size", "contamination", "seed", "args", "verbose", "optimizers"},
+        section,
+    )
     method = _get(table, "method", section, str)
     if method not in METHODS:
         raise ConfigError(f"[trainer] method must be one of {METHODS}; received {method!r}.")
@@ -180,7 +202,24 @@ def _trainer(table: dict) -> TrainerConfig:
     verbose = table.get("verbose", "auto")
     if verbose not in ("auto", 0, 1, 2):
         raise ConfigError(f"[trainer] verbose must be 'auto', 0, 1 or 2; received {verbose!r}.")
-    return TrainerConfig(method, backend, epochs, batch_size, contamination, _get(table, "seed", section, int, 0), args, verbose)
+    optimizers = _get(table, "optimizers", section, dict, {})
+    for role, spec in optimizers.items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
+            raise ConfigError(
+                f"[trainer.optimizers] {role} must be a table with class_name (and config), e.g. "
+                '{ class_name = "Adam", config = { learning_rate = 1e-4 } }; received ' + repr(spec)
+            )
+    return TrainerConfig(
+        method,
+        backend,
+        epochs,
+        batch_size,
+        contamination,
+        _get(table, "seed", section, int, 0),
+        args,
+        verbose,
+        optimizers,
+    )
 
 
 def _evaluator(table: dict, has_label: bool) -> EvaluatorConfig:
@@ -189,7 +228,9 @@ def _evaluator(table: dict, has_label: bool) -> EvaluatorConfig:
     floors = _get(table, "floors", section, dict, {})
     for name, value in floors.items():
         if name not in METRICS or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise ConfigError(f"[evaluator] floors must map {METRICS} to values in [0, 1]; received {name} = {value!r}.")
+            raise ConfigError(
+                f"[evaluator] floors must map {METRICS} to values in [0, 1]; received {name} = {value!r}."
+            )
     metric = _get(table, "metric", section, str, "auroc")
     if metric not in METRICS:
         raise ConfigError(f"[evaluator] metric must be one of {METRICS}; received {metric!r}.")

@@ -3,5 +3,3 @@
 
 class DataValidationError(ValueError):
     """The input data does not match the schema or the config (ExampleValidator's report)."""
-
-

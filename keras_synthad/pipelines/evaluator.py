@@ -70,7 +70,9 @@ def run(model_dir: str, examples_uri: str, examples_props: dict, config: Evaluat
                 base_scores, base_flags = score(Path(baseline.uri) / SERVING_DIR, serialized)
             except Exception as err:  # a baseline trained on other raw columns cannot score these rows
                 result["baseline_error"] = f"{type(err).__name__}: {str(err)[:300]}"
-                log(f"the last blessed model (artifact {baseline.id}) cannot score these rows; compared with floors only")
+                log(
+                    f"the last blessed model (artifact {baseline.id}) cannot score these rows; compared with floors only"
+                )
             else:
                 result["baseline"] = {"model_artifact": baseline.id, **measure(y, base_scores, base_flags)}
                 new, old = result["candidate"][config.metric], result["baseline"][config.metric]
@@ -100,7 +102,10 @@ def component(model, examples, config: EvaluatorConfig, baseline) -> Component:
         out["blessing"].mkdir(parents=True, exist_ok=True)
         (out["blessing"] / ("BLESSED" if not reasons else "NOT_BLESSED")).write_text("\n".join(reasons) + "\n")
         return {
-            "evaluation": {"metrics": json.dumps(result["candidate"] or {}), "baseline": json.dumps(result["baseline"] or {})},
+            "evaluation": {
+                "metrics": json.dumps(result["candidate"] or {}),
+                "baseline": json.dumps(result["baseline"] or {}),
+            },
             "blessing": {"blessed": int(not reasons), "reasons": json.dumps(reasons), "model_id": model.id},
         }
 

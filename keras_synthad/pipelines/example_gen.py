@@ -50,28 +50,33 @@ def _read(data: DataConfig) -> pd.DataFrame:
 def _as_text(values: pd.Series) -> np.ndarray:
     out = np.empty(len(values), dtype=object)
     for i, v in enumerate(values.tolist()):
-        out[i] = None if v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() in MISSING else str(v).strip()
+        out[i] = (
+            None if v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() in MISSING else str(v).strip()
+        )
     return out
 
 
-def _as_number(values: pd.Series) -> np.ndarray | None:
-    """float32 values (NaN where absent), or None when some present value is not a number."""
+def _as_number(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """(float32 values, absent mask), or None when some present value is not a number."""
     if pd.api.types.is_numeric_dtype(values):
-        return values.to_numpy(dtype=np.float32)
+        return values.to_numpy(dtype=np.float32), np.zeros(len(values), dtype=bool)
+    fast = pd.to_numeric(values, errors="coerce")
+    if not fast.isna().any():  # every cell a number: the common case, without a per-cell loop
+        return fast.to_numpy(dtype=np.float32), np.zeros(len(values), dtype=bool)
     text = _as_text(values)
-    present = np.array([v is not None for v in text])
+    present = np.array([v is not None for v in text], dtype=bool)
     parsed = pd.to_numeric(pd.Series(text[present], dtype=object), errors="coerce").to_numpy(dtype=np.float64)
     not_numbers = np.isnan(parsed) & ~np.array([str(v).lower() == "nan" for v in text[present]], dtype=bool)
     if not_numbers.any():
         return None
-    out = np.full(len(text), np.nan, dtype=np.float32)
+    out = np.zeros(len(text), dtype=np.float32)
     out[present] = parsed
-    return out
+    return out, ~present
 
 
-def typed_columns(frame: pd.DataFrame, data: DataConfig) -> tuple[dict[str, np.ndarray], list[str], list[str]]:
-    """Columns as numbers or text; returns them with the categorical and numeric feature names."""
-    columns, categorical, numeric = {}, [], []
+def typed_columns(frame: pd.DataFrame, data: DataConfig):
+    """Columns as numbers or text; returns them, the absent numeric cells, the categorical and numeric names."""
+    columns, absent, categorical, numeric = {}, {}, [], []
     declared = None if data.categorical == "infer" else set(data.categorical)
     for name in frame.columns:
         name = str(name)
@@ -87,8 +92,11 @@ def typed_columns(frame: pd.DataFrame, data: DataConfig) -> tuple[dict[str, np.n
             categorical.append(name)
         else:
             numeric.append(name)
-        columns[name] = _as_text(frame[name]) if number is None else number
-    return columns, categorical, numeric
+        if number is None:
+            columns[name] = _as_text(frame[name])
+        else:
+            columns[name], absent[name] = number
+    return columns, absent, categorical, numeric
 
 
 def split_buckets(n: int, splits: dict[str, float], salt: str) -> np.ndarray:
@@ -110,7 +118,7 @@ def run(data: DataConfig, output: Path, log) -> dict:
             f"ExampleGen: the label column {data.label_column!r} is missing from {data.input} "
             f"(columns: {', '.join(map(str, frame.columns))})."
         )
-    columns, categorical, numeric = typed_columns(frame, data)
+    columns, absent, categorical, numeric = typed_columns(frame, data)
     split = split_buckets(len(frame), data.splits, data.split_salt)
     anomalous = np.zeros(len(frame), dtype=bool)
     if data.label_column is not None:
@@ -118,11 +126,18 @@ def run(data: DataConfig, output: Path, log) -> dict:
     counts, anomalies = {}, {}
     for index, name in enumerate(SPLITS):
         keep = (split == index) & ~anomalous if name == "train" else split == index
-        examples.write(examples.split_dir(output, name) / examples.FILE_NAME, examples.encode({k: v[keep] for k, v in columns.items()}))
+        examples.write(
+            examples.split_dir(output, name) / examples.FILE_NAME,
+            examples.encode({k: v[keep] for k, v in columns.items()}, {k: v[keep] for k, v in absent.items()}),
+        )
         counts[name], anomalies[name] = int(keep.sum()), int((keep & anomalous).sum())
     if data.label_column is not None:
         dropped = int(((split == 0) & anomalous).sum())
-        log(f"{len(frame)} rows -> " + ", ".join(f"{s} {counts[s]}" for s in SPLITS) + f" ({dropped} labelled anomalies left out of train)")
+        log(
+            f"{len(frame)} rows -> "
+            + ", ".join(f"{s} {counts[s]}" for s in SPLITS)
+            + f" ({dropped} labelled anomalies left out of train)"
+        )
     else:
         log(f"{len(frame)} rows -> " + ", ".join(f"{s} {counts[s]}" for s in SPLITS))
     return {
@@ -138,4 +153,6 @@ def run(data: DataConfig, output: Path, log) -> dict:
 
 
 def component(data: DataConfig) -> Component:
-    return Component("ExampleGen", {}, {"examples": "Examples"}, lambda out, log: {"examples": run(data, out["examples"], log)})
+    return Component(
+        "ExampleGen", {}, {"examples": "Examples"}, lambda out, log: {"examples": run(data, out["examples"], log)}
+    )

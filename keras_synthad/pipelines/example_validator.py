@@ -67,7 +67,9 @@ def component(statistics, schema, examples, data: DataConfig) -> Component:
         {"statistics": statistics, "schema": schema},
         {"anomalies": "ExampleAnomalies"},
         lambda out, log: {
-            "anomalies": run(statistics.uri, schema_gen.load(schema.uri), data, examples.properties, out["anomalies"], log)
+            "anomalies": run(
+                statistics.uri, schema_gen.load(schema.uri), data, examples.properties, out["anomalies"], log
+            )
         },
     )
 

@@ -1,7 +1,8 @@
 """tf.Example splits on disk, as TFX lays them out: ``<uri>/Split-<name>/data_tfrecord-*.gz``.
 
-Columns travel as numpy arrays: float32 for numbers (NaN = missing) and object arrays
-of ``str`` for text (``None`` = missing). Encoding and decoding go through tfx_bsl's
+Columns travel as numpy arrays: float32 for numbers and object arrays of ``str`` for
+text. A missing value is ``None`` in text; in numbers, rows flagged in ``absent``
+(a NaN not flagged there is written as a NaN, for the validator to report). Encoding and decoding go through tfx_bsl's
 Arrow coders (C++), so a split of a few hundred thousand rows takes seconds.
 """
 
@@ -24,22 +25,23 @@ def split_pattern(uri, split: str) -> str:
     return str(split_dir(uri, split) / "*.gz")
 
 
-def _list_array(values: np.ndarray) -> pa.ListArray:
+def _list_array(values: np.ndarray, absent: np.ndarray | None) -> pa.ListArray:
     """One value per row as a list array; missing entries are null lists (absent in the tf.Example)."""
     if values.dtype == object:
         present = np.array([v is not None for v in values], dtype=bool)
         flat = pa.array([v.encode() for v in values[present]], pa.binary())
     else:
-        present = ~np.isnan(values) if values.dtype.kind == "f" else np.ones(len(values), dtype=bool)
+        present = np.ones(len(values), dtype=bool) if absent is None else ~absent
         flat = pa.array(values[present].astype(np.float32), pa.float32())
     offsets = np.concatenate([[0], np.cumsum(present)]).astype(np.int32)
     offsets = pa.array(offsets, pa.int32(), mask=np.concatenate([[False], ~present]))
     return pa.ListArray.from_arrays(offsets, flat)
 
 
-def encode(columns: dict[str, np.ndarray]) -> list[bytes]:
-    """Serialized tf.Examples, one per row."""
-    batch = pa.RecordBatch.from_arrays([_list_array(v) for v in columns.values()], list(columns))
+def encode(columns: dict[str, np.ndarray], absent: dict[str, np.ndarray] | None = None) -> list[bytes]:
+    """Serialized tf.Examples, one per row; `absent` flags the numeric cells to leave out."""
+    absent = absent or {}
+    batch = pa.RecordBatch.from_arrays([_list_array(v, absent.get(k)) for k, v in columns.items()], list(columns))
     return example_coder.RecordBatchToExamplesEncoder().encode(batch)
 
 
@@ -76,7 +78,10 @@ def decode(serialized: list[bytes], batch_rows: int = 65536) -> dict[str, np.nda
         column = table.column(name).combine_chunks()
         lengths = column.value_lengths().to_numpy(zero_copy_only=False)
         values = column.flatten()
-        if any(check(values.type) for check in (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_string, pa.types.is_large_string)):
+        if any(
+            check(values.type)
+            for check in (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_string, pa.types.is_large_string)
+        ):
             flat = np.array([v.decode() for v in values.to_pylist()], dtype=object)
         else:
             flat = values.to_numpy(zero_copy_only=False)

@@ -32,7 +32,9 @@ def check(saved_model_dir) -> int:
         rows = len(next(iter(inputs.values())))
         scores, flags = out["score"].numpy(), out["is_anomaly"].numpy()
         if scores.shape != (rows,) or flags.shape != (rows,):
-            raise ValueError(f"{request.model_spec.signature_name}: {rows} rows in, shapes {scores.shape}/{flags.shape} out")
+            raise ValueError(
+                f"{request.model_spec.signature_name}: {rows} rows in, shapes {scores.shape}/{flags.shape} out"
+            )
         if not np.isfinite(scores).all() or not np.isin(flags, (0, 1)).all():
             raise ValueError(f"{request.model_spec.signature_name}: scores not finite or labels not 0/1")
     return len(logs)
@@ -47,13 +49,20 @@ def run(model_dir: str, output: Path, log) -> dict:
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     blessed = done.returncode == 0
     (output / ("INFRA_BLESSED" if blessed else "INFRA_NOT_BLESSED")).write_text(done.stdout + done.stderr[-4000:])
-    log(f"{done.stdout.strip()} warmup requests answered in a fresh process" if blessed else "FAILED: " + done.stderr.strip()[-500:])
+    log(
+        f"{done.stdout.strip()} warmup requests answered in a fresh process"
+        if blessed
+        else "FAILED: " + done.stderr.strip()[-500:]
+    )
     return {"blessed": int(blessed)}
 
 
 def component(model) -> Component:
     return Component(
-        "InfraValidator", {"model": model}, {"blessing": "InfraBlessing"}, lambda out, log: {"blessing": run(model.uri, out["blessing"], log)}
+        "InfraValidator",
+        {"model": model},
+        {"blessing": "InfraBlessing"},
+        lambda out, log: {"blessing": run(model.uri, out["blessing"], log)},
     )
 
 

@@ -79,7 +79,9 @@ class MetadataStore:
 
     def begin(self, component: str, inputs: dict[str, Artifact], contexts, properties=None) -> int:
         """Record a RUNNING execution of `component` with INPUT events; returns its id."""
-        execution = mlmd.Execution(type_id=self._type_id("execution", component), last_known_state=mlmd.Execution.RUNNING)
+        execution = mlmd.Execution(
+            type_id=self._type_id("execution", component), last_known_state=mlmd.Execution.RUNNING
+        )
         for key, value in (properties or {}).items():
             execution.custom_properties[key].CopyFrom(_value(value))
         pairs = []
@@ -90,7 +92,9 @@ class MetadataStore:
         execution_id, _, _ = self.store.put_execution(execution, pairs, contexts, reuse_context_if_already_exist=True)
         return execution_id
 
-    def complete(self, execution_id: int, outputs: dict[str, Artifact], contexts, properties=None) -> dict[str, Artifact]:
+    def complete(
+        self, execution_id: int, outputs: dict[str, Artifact], contexts, properties=None
+    ) -> dict[str, Artifact]:
         """Record `outputs` LIVE with OUTPUT events and the execution COMPLETE, in one transaction."""
         execution = self.store.get_executions_by_id([execution_id])[0]
         execution.last_known_state = mlmd.Execution.COMPLETE
@@ -98,7 +102,9 @@ class MetadataStore:
             execution.custom_properties[key].CopyFrom(_value(value))
         pairs = []
         for key, artifact in outputs.items():
-            proto = mlmd.Artifact(type_id=self._type_id("artifact", artifact.type), uri=artifact.uri, state=mlmd.Artifact.LIVE)
+            proto = mlmd.Artifact(
+                type_id=self._type_id("artifact", artifact.type), uri=artifact.uri, state=mlmd.Artifact.LIVE
+            )
             for name, value in artifact.properties.items():
                 proto.custom_properties[name].CopyFrom(_value(value))
             event = mlmd.Event(type=mlmd.Event.OUTPUT)
@@ -118,7 +124,8 @@ class MetadataStore:
     def cancel_unfinished(self, pipeline_context: mlmd.Context) -> list[int]:
         """Mark executions still RUNNING in this pipeline CANCELED (their process ended); returns their ids."""
         stale = [
-            e for e in self.store.get_executions_by_context(pipeline_context.id)
+            e
+            for e in self.store.get_executions_by_context(pipeline_context.id)
             if e.last_known_state == mlmd.Execution.RUNNING
         ]
         for execution in stale:
@@ -137,7 +144,8 @@ class MetadataStore:
     def artifacts(self, context: mlmd.Context, type_name: str) -> list[Artifact]:
         """LIVE artifacts of `type_name` in `context`, oldest first."""
         protos = [
-            a for a in self.store.get_artifacts_by_context(context.id)
+            a
+            for a in self.store.get_artifacts_by_context(context.id)
             if a.state == mlmd.Artifact.LIVE and a.type_id == self._type_id("artifact", type_name)
         ]
         return [self._artifact(a) for a in sorted(protos, key=lambda a: a.id)]

@@ -32,9 +32,13 @@ def run_pipeline(config: PipelineConfig, beam_args=(), log=print) -> dict:
         anomalies = r.run(example_validator.component(statistics, schema, examples, config.data))  # stats vs schema
         example_validator.stop_on(anomalies, config.data.input)  # any anomaly ends the run here, before training
         transformed = r.run(transform.component(examples, schema, beam_args))  # vocab -> one-hot, scale_to_0_1
-        model = r.run(trainer.component(config, examples, schema, transformed))  # the method, on its backend, own process
+        model = r.run(
+            trainer.component(config, examples, schema, transformed)
+        )  # the method, on its backend, own process
         baseline = evaluator.last_blessed_model(r.store, r.pipeline_context)  # what the candidate must not fall below
         evaluation = r.run(evaluator.component(model, examples, config.evaluator, baseline))  # test metrics, blessing
         infra = r.run(infra_validator.component(model))  # the SavedModel answers its warmup requests in a fresh process
-        pushed = r.run(pusher.component(model, evaluation, infra, config.serving_base))  # next version, if blessed twice
+        pushed = r.run(
+            pusher.component(model, evaluation, infra, config.serving_base)
+        )  # next version, if blessed twice
         return report.build(config, r, model, evaluation, infra, pushed)

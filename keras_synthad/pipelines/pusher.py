@@ -27,7 +27,11 @@ def run(model_dir: str, blessed: bool, reasons: list[str], serving_base: Path, o
     else:
         log("nothing pushed: " + "; ".join(reasons))
     (output / PUSH_FILE).write_text(json.dumps(record, indent=2) + "\n")
-    return {"pushed": int(record["pushed"]), "version": record.get("version", 0), "destination": record.get("destination", "")}
+    return {
+        "pushed": int(record["pushed"]),
+        "version": record.get("version", 0),
+        "destination": record.get("destination", ""),
+    }
 
 
 def component(model, evaluation, infra, serving_base: Path) -> Component:
@@ -35,7 +39,12 @@ def component(model, evaluation, infra, serving_base: Path) -> Component:
     reasons = json.loads(blessing.properties["reasons"])
     if not infra.properties["blessed"]:
         reasons.append("InfraValidator: the SavedModel did not answer its warmup requests")
-    inputs = {"model": model, "model_blessing": blessing, "evaluation": evaluation["evaluation"], "infra_blessing": infra}
+    inputs = {
+        "model": model,
+        "model_blessing": blessing,
+        "evaluation": evaluation["evaluation"],
+        "infra_blessing": infra,
+    }
     return Component(
         "Pusher",
         inputs,

@@ -56,8 +56,9 @@ def format_report(report: dict) -> str:
         ]
     else:
         lines.append("  NOT pushed: " + "; ".join(report["reasons"]))
+    if report["pushed_version"]:
+        lines.append(f"  lineage of the pushed model: {', '.join(report['pushed_model_lineage'])}")
     lines += [
-        f"  lineage of the pushed model: {', '.join(report['pushed_model_lineage'])}",
         f"  metadata: {report['metadata']}   report: {report['report_file']}",
     ]
     return "\n".join(lines)

@@ -14,8 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 
 from keras_synthad.pipelines.config import PipelineConfig
 from keras_synthad.pipelines.metadata import PIPELINE_CONTEXT, RUN_CONTEXT, Artifact, MetadataStore
@@ -45,10 +44,12 @@ class Runner:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._lock.close()
-            raise RuntimeError(f"Another run of this pipeline holds {config.root / '.lock'}; wait for it to finish.") from None
+            raise RuntimeError(
+                f"Another run of this pipeline holds {config.root / '.lock'}; wait for it to finish."
+            ) from None
         self.store = MetadataStore(config.metadata)
         self.pipeline_context = self.store.context(PIPELINE_CONTEXT, config.name)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         self.run_name = f"{config.name}-{stamp}-{os.getpid()}"
         self.run_context = self.store.context(RUN_CONTEXT, self.run_name)
         cancelled = self.store.cancel_unfinished(self.pipeline_context)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import apache_beam as beam
 import tensorflow_data_validation as tfdv
 from tfx_bsl.public import tfxio
 

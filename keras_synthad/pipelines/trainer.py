@@ -42,6 +42,7 @@ def component(config, examples, schema, transformed) -> Component:
         "contamination": config.trainer.contamination,
         "seed": config.trainer.seed,
         "verbose": config.trainer.verbose,
+        "optimizers": config.trainer.optimizers,
         "examples": examples.uri,
         "transform_graph": graph.uri,
         "transformed_examples": data.uri,
@@ -66,15 +67,38 @@ def launch(spec: dict, output: Path, log) -> dict:
     env = {**os.environ, "KERAS_BACKEND": spec["backend"], "TF_CPP_MIN_LOG_LEVEL": "2"}
     with open(output / LOG_FILE, "w") as log_file:
         done = subprocess.run(
-            [sys.executable, "-m", "keras_synthad.pipelines.trainer", str(spec_path)], env=env, stderr=log_file, check=False
+            [sys.executable, "-m", "keras_synthad.pipelines.trainer", str(spec_path)],
+            env=env,
+            stderr=log_file,
+            check=False,
         )
     if done.returncode != 0:
         tail = "\n".join((output / LOG_FILE).read_text().strip().splitlines()[-15:])
-        raise RuntimeError(f"The Trainer process failed (exit {done.returncode}); the end of {output / LOG_FILE}:\n{tail}")
+        raise RuntimeError(
+            f"The Trainer process failed (exit {done.returncode}); the end of {output / LOG_FILE}:\n{tail}"
+        )
     result = json.loads((output / "result.json").read_text())
-    log(f"{spec['method']} on {spec['backend']}: {result['rows']} rows x {result['width']} inputs, "
-        f"{result['train_seconds']:.1f}s, threshold {result['threshold']:.6g}")
+    log(
+        f"{spec['method']} on {spec['backend']}: {result['rows']} rows x {result['width']} inputs, "
+        f"{result['train_seconds']:.1f}s, threshold {result['threshold']:.6g}"
+    )
     return result
+
+
+def _optimizers(model, overrides: dict):
+    """The paper's optimizers ("auto"), with the roles named in `overrides` replaced."""
+    import keras
+
+    if not overrides:
+        return "auto"
+    owner = getattr(model, "autoencoder", model)  # DOPING trains its adversarial autoencoder
+    optimizers = owner.default_optimizers()
+    unknown = sorted(set(overrides) - set(optimizers))
+    if unknown:
+        raise ValueError(f"[trainer.optimizers] {unknown}: {type(model).__name__} has the roles {sorted(optimizers)}")
+    for role, spec in overrides.items():
+        optimizers[role] = keras.optimizers.deserialize({"config": {}, **spec})
+    return optimizers
 
 
 def _train(spec: dict) -> dict:
@@ -95,9 +119,10 @@ def _train(spec: dict) -> dict:
     if "seed" in inspect.signature(method.__init__).parameters:
         args.setdefault("seed", spec["seed"])
     model = method(input_shape=(x.shape[1],), **args)
-    model.compile()
+    model.compile(optimizer=_optimizers(model, spec["optimizers"]))
     start = time.perf_counter()
-    model.fit(x, epochs=spec["epochs"], batch_size=spec["batch_size"], verbose=spec["verbose"])
+    verbose = spec["verbose"] if spec["verbose"] != "auto" else 1 if sys.stdout.isatty() else 2  # no bars in logs
+    model.fit(x, epochs=spec["epochs"], batch_size=spec["batch_size"], verbose=verbose)
     seconds = time.perf_counter() - start
     threshold = model.calibrate(x, contamination=spec["contamination"])
     np.save(output / SCORES_FILE, model.predict(x, batch_size=4096, verbose=0).astype(np.float32))

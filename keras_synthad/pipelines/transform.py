@@ -66,7 +66,9 @@ def _encode(batch_and_passthrough):
     return example_coder.RecordBatchToExamplesEncoder().encode(batch_and_passthrough[0])
 
 
-def run(examples_uri: str, schema, examples_props: dict, graph_dir: Path, transformed_dir: Path, beam_args, log) -> dict:
+def run(
+    examples_uri: str, schema, examples_props: dict, graph_dir: Path, transformed_dir: Path, beam_args, log
+) -> dict:
     categorical = json.loads(examples_props["categorical_columns"])
     numeric = json.loads(examples_props["numeric_columns"])
     columns = [c for c in examples.decode(examples.read(examples_uri, "train")[:1]) if c in categorical + numeric]
@@ -106,7 +108,9 @@ def run(examples_uri: str, schema, examples_props: dict, graph_dir: Path, transf
         for name, spec in tft.TFTransformOutput(str(graph_dir)).transformed_feature_spec().items()
         if name in order
     )
-    log(f"{len(categorical)} categorical columns one-hot, {len(numeric)} numeric scaled to [0, 1] -> {width} model inputs")
+    log(
+        f"{len(categorical)} categorical columns one-hot, {len(numeric)} numeric scaled to [0, 1] -> {width} model inputs"
+    )
     return {"transformed_features": json.dumps(order), "width": width}
 
 

@@ -1,0 +1,351 @@
+"""The TFX-style pipeline end to end, on a small CSV with categorical and numeric columns.
+
+One pipeline run per backend (the Trainer trains on the backend this test process runs);
+the failure cases, which stop before training or do not depend on the Trainer's
+backend, run in the TensorFlow process only.
+"""
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from keras_synthad.export import versions
+from keras_synthad.pipelines import ConfigError, DataValidationError, config, examples, run_pipeline
+from keras_synthad.pipelines.metadata import PIPELINE_CONTEXT, MetadataStore
+
+BACKEND = keras.backend.backend()
+tf_only = pytest.mark.skipif(
+    BACKEND != "tensorflow",
+    reason="backend-independent (stops before the Trainer or drives the CLI): runs in the TensorFlow process",
+)
+BEAM = ["--runner=FnApiRunner"]
+RAW_FEATURES = ["proto", "service", "rate", "size", "count"]
+
+
+def make_frame(n: int = 1200, seed: int = 0) -> pd.DataFrame:
+    """Normal rows: a tight cluster; anomalies: far numbers and rare categories; 5 anomalies copy normal rows."""
+    rng = np.random.default_rng(seed)
+    anomalous = rng.random(n) < 0.15
+    frame = pd.DataFrame(
+        {
+            "proto": np.where(anomalous, rng.choice(["icmp", "tcp"], n), rng.choice(["tcp", "udp"], n, p=[0.7, 0.3])),
+            "service": np.where(anomalous, rng.choice(["telnet", "http"], n), rng.choice(["http", "smtp", "ftp"], n)),
+            "rate": np.where(anomalous, rng.normal(12, 2, n), rng.normal(5, 1, n)).round(3),
+            "size": np.where(anomalous, rng.normal(300, 50, n), rng.normal(100, 10, n)).round(1),
+            "count": np.where(anomalous, rng.poisson(20, n), rng.poisson(3, n)),
+            "label": np.where(anomalous, "attack", "normal"),
+        }
+    )
+    copies = frame[~anomalous].iloc[:5].assign(label="attack")  # ties: the AUROC cannot reach 1
+    return pd.concat([frame, copies], ignore_index=True)
+
+
+def make_config(tmp: Path, csv: Path, **overrides) -> config.PipelineConfig:
+    raw = {
+        "pipeline": {"name": "test_pipeline", "root": str(tmp / "root"), "serving_base": str(tmp / "serving")},
+        "data": {
+            "input": str(csv),
+            "label_column": "label",
+            "anomaly_labels": ["attack"],
+            "categorical_columns": ["proto", "service"],
+        },
+        "trainer": {
+            "method": "AdversarialAutoencoder",
+            "backend": BACKEND,
+            "epochs": 15,
+            "batch_size": 64,
+            "verbose": 0,
+            "args": {"latent_dim": 2, "prior_scale": 1.0, "hidden_units": [32, 32], "learning_rate": 1e-3},
+        },
+        "evaluator": {"floors": {"auroc": 0.8}},
+    }
+    for section, values in overrides.items():
+        raw[section] = {**raw.get(section, {}), **values}
+    return config.from_dict(raw, here=tmp)
+
+
+@pytest.fixture(scope="module")
+def pushed(tmp_path_factory):
+    """One complete run that pushes version 1."""
+    tmp = tmp_path_factory.mktemp("pipeline")
+    csv = tmp / "rows.csv"
+    make_frame().to_csv(csv, index=False)
+    cfg = make_config(tmp, csv)
+    report = run_pipeline(cfg, BEAM, log=lambda line: None)
+    return cfg, report, csv
+
+
+def test_run_pushes_a_servable_model_with_lineage(pushed):
+    cfg, report, _ = pushed
+    assert report["blessed"] and report["pushed_version"] == 1, report["reasons"]
+    assert versions(cfg.serving_base) == [1]
+    assert report["metrics"]["auroc"] > 0.8 and report["backend"] == BACKEND
+    store = MetadataStore(cfg.metadata)
+    [pushed_model] = store.artifacts(store.context(PIPELINE_CONTEXT, cfg.name), "PushedModel")
+    assert pushed_model.properties["version"] == 1
+    upstream = {a.type for a in store.upstream(pushed_model.id)}
+    assert {"Examples", "Schema", "TransformGraph", "ModelEvaluation", "Model", "ModelBlessing"} <= upstream
+    runs = store.executions(store.context(PIPELINE_CONTEXT, cfg.name))
+    assert [state for _, state, _ in runs] == ["COMPLETE"] * 9
+    ids = {component: execution_id for component, _, execution_id in runs}
+    for component, output in [("ExampleGen", "examples"), ("Transform", "transform_graph"), ("Trainer", "model")]:
+        assert (cfg.root / component / output / str(ids[component])).is_dir()  # <root>/<Component>/<output>/<id>/
+
+
+def test_served_scores_equal_the_trainers_scores_on_raw_rows(pushed):
+    import tensorflow as tf
+
+    cfg, report, _ = pushed
+    model_dir = Path(report["model"])
+    train_scores = np.load(model_dir / "train_scores.npy")  # the Trainer's in-process scores, in split order
+    [examples_dir] = (cfg.root / "ExampleGen" / "examples").iterdir()
+    raw = examples.decode(examples.read(examples_dir, "train"))
+    served = tf.saved_model.load(str(cfg.serving_base / "1")).signatures["serving_default"]
+    out = served(**{k: tf.constant(raw[k]) for k in RAW_FEATURES})  # raw strings and numbers in
+    np.testing.assert_allclose(out["score"].numpy(), train_scores, rtol=1e-5, atol=1e-5)
+    threshold = report_threshold(cfg)
+    np.testing.assert_array_equal(out["is_anomaly"].numpy(), (train_scores > threshold).astype(np.int32))
+
+
+def report_threshold(cfg) -> float:
+    store = MetadataStore(cfg.metadata)
+    [model] = store.artifacts(store.context(PIPELINE_CONTEXT, cfg.name), "Model")[:1]
+    return float(model.properties["threshold"])
+
+
+def schema_file(cfg) -> Path:
+    [path] = (cfg.root / "SchemaGen" / "schema").glob("*/schema.pbtxt")
+    return path
+
+
+BAD_INPUTS = {
+    # name: (change to the rows, import the first run's schema, words the report must contain)
+    "missing numeric column": (lambda f: f.drop(columns=["size"]), True, ["'size'", "dropped"]),
+    "missing categorical column": (lambda f: f.drop(columns=["service"]), False, ["'service'", "missing"]),
+    "new categorical value": (
+        lambda f: f.assign(proto=f["proto"].where(f.index % 50 != 0, "sctp")),
+        True,
+        ["'proto'", "sctp"],
+    ),
+    "numeric column holding text": (
+        lambda f: f.assign(rate=f["rate"].astype(str).where(f.index != 7, "fast")),
+        False,
+        ["'rate'", "FLOAT"],
+    ),
+    "NaN": (lambda f: f.assign(size=f["size"].astype(str).where(f.index != 3, "nan")), False, ["'size'", "NaN"]),
+    "empty cell": (
+        lambda f: f.assign(count=f["count"].astype(str).where(f.index != 9, "")),
+        False,
+        ["'count'", "fewer examples"],
+    ),
+    "empty split": (lambda f: f.iloc[:2], False, ["is empty"]),
+}
+
+
+@tf_only
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_stops_the_run_and_pushes_nothing(case, pushed, tmp_path):
+    change, import_schema, words = BAD_INPUTS[case]
+    csv = tmp_path / "rows.csv"
+    change(make_frame()).to_csv(csv, index=False)
+    data = {"schema": str(schema_file(pushed[0]))} if import_schema else {}
+    cfg = make_config(tmp_path, csv, data=data)
+    with pytest.raises(DataValidationError) as caught:
+        run_pipeline(cfg, BEAM, log=lambda line: None)
+    message = str(caught.value)
+    for word in words:
+        assert word in message, message
+    assert versions(cfg.serving_base) == [] and not (cfg.root / "Trainer").exists()
+    assert (cfg.root / "ExampleValidator" / "anomalies").is_dir()  # the report is kept
+
+
+@tf_only
+def test_model_below_a_floor_is_not_pushed(pushed, tmp_path):
+    cfg, _, _ = pushed
+    strict = dataclasses.replace(cfg, evaluator=dataclasses.replace(cfg.evaluator, floors={"auroc": 1.0}))
+    report = run_pipeline(strict, BEAM, log=lambda line: None)
+    assert not report["blessed"] and report["pushed_version"] is None
+    assert any("below the floor 1.0" in r for r in report["reasons"])
+    assert report["baseline"]["model_artifact"] > 0  # compared with the first run's blessed model, on the same rows
+    assert versions(cfg.serving_base) == [1]
+
+
+@tf_only
+def test_model_worse_than_the_last_blessed_one_is_not_blessed(pushed, tmp_path):
+    import tensorflow as tf
+
+    from keras_synthad.pipelines import evaluator
+    from keras_synthad.pipelines.metadata import Artifact
+
+    cfg, report, _ = pushed
+
+    class Oracle(tf.Module):  # a "last blessed model" that reads the label: AUROC 1
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def serve(self, examples):
+            label = tf.io.parse_example(examples, {"label": tf.io.FixedLenFeature([], tf.string)})["label"]
+            score = tf.cast(tf.equal(label, "attack"), tf.float32)
+            return {"score": score, "is_anomaly": tf.cast(score > 0.5, tf.int32)}
+
+    oracle = Oracle()
+    tf.saved_model.save(
+        oracle, str(tmp_path / "oracle" / "Format-Serving"), signatures={"serve_tf_examples": oracle.serve}
+    )
+    store = MetadataStore(cfg.metadata)
+    [examples_artifact] = store.artifacts(store.context(PIPELINE_CONTEXT, cfg.name), "Examples")[:1]
+    result, reasons = evaluator.run(
+        report["model"],
+        examples_artifact.uri,
+        examples_artifact.properties,
+        cfg.evaluator,
+        Artifact(99, "Model", str(tmp_path / "oracle")),
+        tmp_path / "evaluation",
+        log=lambda line: None,
+    )
+    assert result["baseline"]["auroc"] == 1.0 and result["candidate"]["auroc"] < 1.0
+    assert reasons and "worse than the last blessed model's 1.0000" in reasons[0]
+
+
+@tf_only
+def test_batch_scoring_writes_scores_next_to_the_rows(pushed, tmp_path):
+    import tensorflow as tf
+
+    from keras_synthad import cli
+
+    cfg, _, csv = pushed
+    rows = pd.read_csv(csv).iloc[:300].assign(row_id=np.arange(300))
+    rows.to_csv(tmp_path / "in.csv", index=False)
+    status = cli.main(
+        [
+            "score",
+            "--model",
+            str(cfg.serving_base),
+            "--input",
+            str(tmp_path / "in.csv"),
+            "--output",
+            str(tmp_path / "scored"),
+            *BEAM,
+        ]
+    )
+    assert status == 0
+    out = pd.concat([pd.read_csv(p) for p in sorted(tmp_path.glob("scored-*.csv"))]).sort_values("row_id")
+    assert list(out.columns) == [*rows.columns, "score", "is_anomaly"] and len(out) == 300
+    pd.testing.assert_frame_equal(out[rows.columns].reset_index(drop=True), rows, check_dtype=False)
+    served = tf.saved_model.load(str(cfg.serving_base / "1")).signatures["serving_default"]
+    expected = served(
+        **{
+            k: tf.constant(rows[k].to_numpy(np.float32 if k not in ("proto", "service") else object))
+            for k in RAW_FEATURES
+        }
+    )
+    np.testing.assert_allclose(out["score"].to_numpy(), expected["score"].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(out["is_anomaly"].to_numpy(), expected["is_anomaly"].numpy())
+    rows[RAW_FEATURES].to_csv(tmp_path / "raw.csv", index=False)  # the same raw rows, through `--url DIR`
+    assert (
+        cli.main(
+            [
+                "score",
+                "--url",
+                str(cfg.serving_base),
+                "--input",
+                str(tmp_path / "raw.csv"),
+                "--output",
+                str(tmp_path / "direct.csv"),
+            ]
+        )
+        == 0
+    )
+    direct = pd.read_csv(tmp_path / "direct.csv")
+    np.testing.assert_allclose(direct["score"].to_numpy(), expected["score"].numpy(), rtol=1e-5, atol=1e-6)
+    rows.drop(columns=["rate"]).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(ValueError, match="lacks the columns \\['rate'\\]"):
+        cli.main(
+            [
+                "score",
+                "--model",
+                str(cfg.serving_base),
+                "--input",
+                str(tmp_path / "bad.csv"),
+                "--output",
+                str(tmp_path / "bad"),
+                *BEAM,
+            ]
+        )
+
+
+TOML = """
+[pipeline]
+name = "killed"
+root = "{root}"
+serving_base = "{serving}"
+[data]
+input = "{csv}"
+label_column = "label"
+anomaly_labels = ["attack"]
+categorical_columns = ["proto", "service"]
+[trainer]
+method = "AdversarialAutoencoder"
+epochs = 400
+batch_size = 64
+verbose = 2
+args = {{ latent_dim = 2, prior_scale = 1.0, hidden_units = [32, 32] }}
+"""
+
+
+@tf_only
+def test_a_killed_run_leaves_serving_and_metadata_intact(pushed, tmp_path):
+    _, _, csv = pushed
+    toml = tmp_path / "killed.toml"
+    toml.write_text(TOML.format(root=tmp_path / "root", serving=tmp_path / "serving", csv=csv))
+    command = [sys.executable, "-m", "keras_synthad.cli", "pipeline", "run", "--config", str(toml), *BEAM]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    while not list((tmp_path / "root" / "Trainer" / "model").glob("*/train_scores.npy")) and not list(
+        (tmp_path / "root" / "Trainer" / "model").glob("*/trainer.log")
+    ):
+        assert process.poll() is None and time.time() < deadline, "the pipeline ended before its Trainer started"
+        time.sleep(0.2)
+    time.sleep(3)  # mid-training (400 epochs take far longer)
+    os.killpg(process.pid, signal.SIGKILL)  # the CLI and its Trainer process
+    process.wait()
+    cfg = dataclasses.replace(config.load(toml), trainer=dataclasses.replace(config.load(toml).trainer, epochs=10))
+    report = run_pipeline(cfg, BEAM, log=lambda line: None)
+    assert report["pushed_version"] == 1 and versions(cfg.serving_base) == [1]
+    store = MetadataStore(cfg.metadata)
+    states = store.executions(store.context(PIPELINE_CONTEXT, "killed"))
+    assert [c for c, s, _ in states if s == "CANCELED"] == ["Trainer"]  # the killed execution, marked by the re-run
+    assert [s for c, s, _ in states if c == "Trainer"] == ["CANCELED", "COMPLETE"]
+    assert len(store.artifacts(store.context(PIPELINE_CONTEXT, "killed"), "Model")) == 1  # no artifact from the kill
+
+
+def test_config_errors_name_the_key(tmp_path):
+    csv = tmp_path / "rows.csv"
+    make_frame(50).to_csv(csv, index=False)
+    with pytest.raises(ConfigError, match=r"\[trainer\] method must be one of"):
+        make_config(tmp_path, csv, trainer={"method": "Nope"})
+    with pytest.raises(ConfigError, match=r"\[data\] splits must sum to 1"):
+        make_config(tmp_path, csv, data={"splits": {"train": 0.5, "eval": 0.2, "test": 0.2}})
+    with pytest.raises(ConfigError, match=r"\[trainer\] has unknown keys \['epoch'\]"):
+        make_config(tmp_path, csv, trainer={"epoch": 3})
+    with pytest.raises(ConfigError, match="anomaly_labels must list"):
+        make_config(tmp_path, csv, data={"anomaly_labels": []})
+    with pytest.raises(ConfigError, match="input_shape is set by the Transform"):
+        make_config(tmp_path, csv, trainer={"args": {"input_shape": [3]}})
+
+
+def test_splits_are_deterministic_and_follow_the_fractions():
+    from keras_synthad.pipelines.example_gen import split_buckets
+
+    fractions = {"train": 0.5, "eval": 0.2, "test": 0.3}
+    first, again = split_buckets(20000, fractions, "s"), split_buckets(20000, fractions, "s")
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_allclose(np.bincount(first) / 20000, [0.5, 0.2, 0.3], atol=0.015)
+    assert (split_buckets(20000, fractions, "other") != first).mean() > 0.3  # the salt reshuffles
