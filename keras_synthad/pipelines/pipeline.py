@@ -26,19 +26,24 @@ def run_pipeline(config: PipelineConfig, beam_args=(), log=print) -> dict:
     """
     beam_args = [*config.beam_args, *beam_args]
     with Runner(config, log) as r:
-        examples = r.run(example_gen.component(config.data))  # input file -> tf.Example splits; train keeps normal rows
-        statistics = r.run(statistics_gen.component(examples, beam_args))  # TFDV statistics of every split
-        schema = r.run(schema_gen.component(statistics, examples, config.data.schema))  # inferred or imported, curated
-        anomalies = r.run(example_validator.component(statistics, schema, examples, config.data))  # stats vs schema
-        example_validator.stop_on(anomalies, config.data.input)  # any anomaly ends the run here, before training
-        transformed = r.run(transform.component(examples, schema, beam_args))  # vocab -> one-hot, scale_to_0_1
-        model = r.run(
-            trainer.component(config, examples, schema, transformed)
-        )  # the method, on its backend, own process
-        baseline = evaluator.last_blessed_model(r.store, r.pipeline_context)  # what the candidate must not fall below
-        evaluation = r.run(evaluator.component(model, examples, config.evaluator, baseline))  # test metrics, blessing
-        infra = r.run(infra_validator.component(model))  # the SavedModel answers its warmup requests in a fresh process
-        pushed = r.run(
-            pusher.component(model, evaluation, infra, config.serving_base)
-        )  # next version, if blessed twice
+        # input file -> tf.Example splits; the training split keeps normal rows only
+        examples = r.run(example_gen.component(config.data))
+        # TFDV statistics of every split
+        statistics = r.run(statistics_gen.component(examples, beam_args))
+        # a schema inferred from the statistics (or imported), curated by the config
+        schema = r.run(schema_gen.component(statistics, examples, config.data.schema))
+        # statistics against the schema; any anomaly ends the run here, before training
+        anomalies = r.run(example_validator.component(statistics, schema, examples, config.data))
+        example_validator.stop_on(anomalies, config.data.input)
+        # vocabularies -> one-hot and scale_to_0_1, analysed on train, applied to every split
+        transformed = r.run(transform.component(examples, schema, beam_args))
+        # the configured method on the configured backend, in its own process; exports the SavedModel
+        model = r.run(trainer.component(config, examples, schema, transformed))
+        # test-split metrics through the SavedModel; blessed above the floors and the last blessed model
+        baseline = evaluator.last_blessed_model(r.store, r.pipeline_context)
+        evaluation = r.run(evaluator.component(model, examples, config.evaluator, baseline))
+        # the SavedModel answers its warmup requests in a fresh process, as TF Serving would
+        infra = r.run(infra_validator.component(model))
+        # the next integer version under the serving base, only if both blessings hold
+        pushed = r.run(pusher.component(model, evaluation, infra, config.serving_base))
         return report.build(config, r, model, evaluation, infra, pushed)
