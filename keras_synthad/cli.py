@@ -106,6 +106,18 @@ def _batch_score(args) -> int:
     return 0
 
 
+def _benchmark(args) -> int:
+    try:
+        from benchmarks import peers
+    except ImportError:
+        raise SystemExit(
+            "synthad benchmark runs from a source checkout: the benchmarks/ folder (beside keras_synthad/) is "
+            "not part of the installed package."
+        ) from None
+    peers.main(args.beam_args)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="synthad", description="Anomaly detection from synthetic anomalies (Keras 3)."
@@ -127,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", default=str(DEFAULT_CONFIG), help="a TOML pipeline config (default: the embedded KDD Cup 99 sample)"
     )
     run.set_defaults(handler=_pipeline_run, takes_beam_args=True)
+    benchmark = commands.add_parser(
+        "benchmark",
+        help="every method against PyOD on the ADBench tables (benchmarks/peers.py; its flags, e.g. --datasets, "
+        "--seeds, --methods, pass through)",
+        add_help=False,  # --help goes to the benchmark itself
+    )
+    benchmark.set_defaults(handler=_benchmark, takes_beam_args=True)
     export = commands.add_parser(
         "export", help="write a calibrated .keras model as the next SavedModel version for TF Serving; prints it"
     )

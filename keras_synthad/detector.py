@@ -105,8 +105,9 @@ class AnomalyDetector(keras.Model):
 
         Args:
             optimizer: ``"auto"`` for the paper's optimizers and learning rates, a
-                dict ``{role: optimizer}`` (each a `keras.optimizers.Optimizer` or an
-                identifier such as ``"adam"``), or a `keras.optimizers.MultiOptimizer`
+                dict ``{role: optimizer}`` (each a `keras.optimizers.Optimizer`, an
+                identifier such as ``"adam"`` or a serialized config; roles left out
+                keep the paper's optimizer), or a `keras.optimizers.MultiOptimizer`
                 whose inner optimizers are named after the roles.
             **kwargs: other `keras.Model.compile` arguments (``jit_compile``,
                 ``steps_per_execution``, ``run_eagerly``). The losses are the
@@ -122,12 +123,16 @@ class AnomalyDetector(keras.Model):
         if isinstance(optimizer, str) and optimizer == "auto":
             optimizer = multi_role_optimizer(self.default_optimizers())
         elif isinstance(optimizer, dict):
-            if set(optimizer) != set(roles):
+            unknown = sorted(set(optimizer) - set(roles))
+            if unknown:
                 raise ValueError(
-                    "Invalid value received for argument `optimizer`. Expected one optimizer "
-                    f"per role {sorted(roles)}. Received keys: {sorted(optimizer)}"
+                    "Invalid value received for argument `optimizer`. Expected optimizers for "
+                    f"the roles {sorted(roles)}. Received unknown roles: {unknown}"
                 )
-            optimizer = multi_role_optimizer({r: keras.optimizers.get(optimizer[r]) for r in roles})
+            defaults = self.default_optimizers() if set(optimizer) != set(roles) else {}
+            optimizer = multi_role_optimizer(
+                {r: keras.optimizers.get(optimizer[r]) if r in optimizer else defaults[r] for r in roles}
+            )
         elif not isinstance(optimizer, keras.optimizers.MultiOptimizer):
             raise ValueError(
                 'Invalid value received for argument `optimizer`. Expected "auto", a dict '

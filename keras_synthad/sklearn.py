@@ -38,6 +38,9 @@ class SynthADDetector(BaseEstimator):
         scale: min-max scale with the training statistics (the methods expect [0, 1]).
         random_state: seeds Keras (weights, sampling) for repeatable fits on CPU.
         verbose: Keras' `fit` verbosity.
+        optimizer: ``"auto"`` (the paper's optimizers) or ``{role: optimizer}`` for some
+            roles, e.g. ``{"discriminator": {"class_name": "Adam", "config":
+            {"learning_rate": 1e-4}}}``; the others keep the paper's.
     """
 
     def __init__(
@@ -50,6 +53,7 @@ class SynthADDetector(BaseEstimator):
         scale=True,
         random_state=None,
         verbose=0,
+        optimizer="auto",
     ):
         self.method = method
         self.method_params = method_params
@@ -59,6 +63,7 @@ class SynthADDetector(BaseEstimator):
         self.scale = scale
         self.random_state = random_state
         self.verbose = verbose
+        self.optimizer = optimizer
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -130,7 +135,7 @@ class SynthADDetector(BaseEstimator):
         if "seed" in inspect.signature(method.__init__).parameters and self.random_state is not None:
             params.setdefault("seed", int(self.random_state))
         model = method(input_shape=(X.shape[1],), **params)
-        model.compile()
+        model.compile(optimizer=self.optimizer)
         batch_size = int(min(self.batch_size, len(x)))
         if y is not None and self.method in LABELLED:
             model.fit(x, y, epochs=self.epochs, batch_size=batch_size, verbose=self.verbose)

@@ -85,22 +85,6 @@ def launch(spec: dict, output: Path, log) -> dict:
     return result
 
 
-def _optimizers(model, overrides: dict):
-    """The paper's optimizers ("auto"), with the roles named in `overrides` replaced."""
-    import keras
-
-    if not overrides:
-        return "auto"
-    owner = getattr(model, "autoencoder", model)  # DOPING trains its adversarial autoencoder
-    optimizers = owner.default_optimizers()
-    unknown = sorted(set(overrides) - set(optimizers))
-    if unknown:
-        raise ValueError(f"[trainer.optimizers] {unknown}: {type(model).__name__} has the roles {sorted(optimizers)}")
-    for role, spec in overrides.items():
-        optimizers[role] = keras.optimizers.deserialize({"config": {}, **spec})
-    return optimizers
-
-
 def _train(spec: dict) -> dict:
     import time
 
@@ -119,7 +103,7 @@ def _train(spec: dict) -> dict:
     if "seed" in inspect.signature(method.__init__).parameters:
         args.setdefault("seed", spec["seed"])
     model = method(input_shape=(x.shape[1],), **args)
-    model.compile(optimizer=_optimizers(model, spec["optimizers"]))
+    model.compile(optimizer=spec["optimizers"] or "auto")  # roles left out keep the paper's optimizers
     start = time.perf_counter()
     verbose = spec["verbose"] if spec["verbose"] != "auto" else 1 if sys.stdout.isatty() else 2  # no bars in logs
     model.fit(x, epochs=spec["epochs"], batch_size=spec["batch_size"], verbose=verbose)

@@ -1,0 +1,195 @@
+"""Every keras_synthad method against PyOD's detectors on the ADBench tables.
+
+For each dataset, seed and training variant:
+
+- a stratified 70/30 split (seeded); the training rows are the normal rows of the 70 %
+  ("normal-only") or those plus anomalies making up 1 % of them ("polluted 1 %");
+  at most ``--max-train`` training rows (a seeded subsample keeping that share) and
+  ``--max-test`` test rows (stratified);
+- min-max scaling fitted on the training rows;
+- every detector fitted with ``contamination=--contamination`` (its threshold), then
+  AUROC and AUPRC of its scores on the test rows, F1 of its own 0/1 labels, and the
+  wall time of fit and of scoring.
+
+keras_synthad methods run through `SynthADDetector` with a fixed budget of about
+``--steps`` gradient steps (epochs = steps x batch / rows). Results: one JSON file per
+(dataset, variant, seed) under ``--output-dir`` (existing files are kept, so a stopped
+run resumes); ``--keep-scores DATASET`` also stores the test scores for the report's
+ROC curves and histograms. ``python -m benchmarks.peers_report`` writes the report.
+
+Usage: ``KERAS_BACKEND=jax python -m benchmarks.peers --datasets thyroid,cardio --seeds 0-2``
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from benchmarks.common import environment, parse_seeds, write_json
+from keras_synthad import metrics
+from keras_synthad.data import load_adbench
+from keras_synthad.data.paths import data_dir
+from keras_synthad.sklearn import SynthADDetector
+
+OURS = ("FenceGAN", "DOPING", "DA3D", "DHAG")
+PEERS = ("IForest", "ECOD", "OCSVM", "AutoEncoder", "DeepSVDD", "SO_GAAL")
+FENCE_GAN_DISCRIMINATOR = {"class_name": "Adam", "config": {"learning_rate": 1e-4}}  # the README's deviation
+
+
+def split(x, y, seed: int, pollution: float, max_train: int, max_test: int):
+    train_x, test_x, train_y, test_y = train_test_split(x, y, test_size=0.3, stratify=y, random_state=seed)
+    rng = np.random.default_rng(seed)
+    normal, anomalous = train_x[train_y == 0], train_x[train_y == 1]
+    n_normal = min(len(normal), int(max_train * (1 - pollution)))
+    n_anomalous = min(len(anomalous), int(round(pollution / (1 - pollution) * n_normal)))
+    rows = np.concatenate(
+        [normal[rng.permutation(len(normal))[:n_normal]], anomalous[rng.permutation(len(anomalous))[:n_anomalous]]]
+    )
+    if len(test_x) > max_test:
+        test_x, _, test_y, _ = train_test_split(test_x, test_y, train_size=max_test, stratify=test_y, random_state=seed)
+    low, span = rows.min(axis=0), rows.max(axis=0) - rows.min(axis=0)
+    span = np.where(span > 0, span, 1.0)
+    scale = lambda a: ((a - low) / span).astype(np.float32)  # noqa: E731
+    return scale(rows), scale(test_x), test_y, n_anomalous
+
+
+def detector(name: str, seed: int, rows: int, width: int, args):
+    c = args.contamination
+    if name in OURS:
+        batch = 128 if name == "DOPING" else 256
+        epochs = max(1, math.ceil(args.steps * batch / rows))
+        params = {}
+        optimizer = "auto"
+        if name == "FenceGAN":
+            optimizer = {"discriminator": FENCE_GAN_DISCRIMINATOR}
+        if name == "DA3D":
+            params = {"aae_epochs": max(1, epochs // 2)}
+        if name == "DHAG":
+            params = {"k": max(1, min(50, min(batch, rows) // 4))}
+        return SynthADDetector(
+            name,
+            params,
+            epochs=epochs,
+            batch_size=batch,
+            contamination=c,
+            scale=False,
+            random_state=seed,
+            optimizer=optimizer,
+        )
+    if name == "IForest":
+        from pyod.models.iforest import IForest
+
+        return IForest(contamination=c, random_state=seed)
+    if name == "ECOD":
+        from pyod.models.ecod import ECOD
+
+        return ECOD(contamination=c)
+    if name == "OCSVM":
+        from pyod.models.ocsvm import OCSVM
+
+        return OCSVM(contamination=c)
+    if name == "AutoEncoder":
+        from pyod.models.auto_encoder import AutoEncoder
+
+        return AutoEncoder(contamination=c, epoch_num=20, random_state=seed, verbose=0)
+    if name == "DeepSVDD":
+        from pyod.models.deep_svdd import DeepSVDD
+
+        return DeepSVDD(n_features=width, contamination=c, epochs=20, random_state=seed, verbose=0)
+    if name == "SO_GAAL":
+        import torch
+        from pyod.models.so_gaal import SO_GAAL
+
+        torch.manual_seed(seed)
+        return SO_GAAL(contamination=c)
+    raise ValueError(f"Unknown detector {name!r}; known: {OURS + PEERS}")
+
+
+def evaluate(name, x_train, x_test, y_test, seed, args, keep_scores: bool) -> dict:
+    model = detector(name, seed, len(x_train), x_train.shape[1], args)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(x_train)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    scores = np.asarray(model.decision_function(x_test), dtype=np.float64)
+    labels = np.asarray(model.predict(x_test)).astype(int)
+    score_seconds = time.perf_counter() - start
+    row = {
+        "method": name,
+        "auroc": metrics.roc_auc(y_test, scores),
+        "auprc": metrics.pr_auc(y_test, scores),
+        "f1": metrics.precision_recall_f1(y_test, labels)["f1"],
+        "fit_seconds": round(fit_seconds, 3),
+        "score_seconds": round(score_seconds, 3),
+    }
+    if keep_scores:
+        row["test_scores"] = np.round(scores, 6).tolist()
+    return row
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", default="all", help="comma-separated ADBench names, or 'all'")
+    parser.add_argument("--methods", default=",".join(OURS + PEERS))
+    parser.add_argument("--seeds", default="0-2")
+    parser.add_argument("--pollution", default="0,0.01")
+    parser.add_argument("--contamination", type=float, default=0.05)
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--max-train", type=int, default=4000)
+    parser.add_argument("--max-test", type=int, default=20000)
+    parser.add_argument("--keep-scores", default="thyroid")
+    parser.add_argument("--output-dir", default="benchmarks/results/peers")
+    args = parser.parse_args(argv)
+    names = (
+        [p.stem for p in sorted(data_dir("adbench").glob("*.npz"))]
+        if args.datasets == "all"
+        else args.datasets.split(",")
+    )
+    methods = args.methods.split(",")
+    for name in names:
+        x, y = load_adbench(name)
+        dataset = name.split("_", 1)[-1].lower() if name[0].isdigit() else name.lower()
+        for pollution in (float(p) for p in args.pollution.split(",")):
+            for seed in parse_seeds(args.seeds):
+                path = Path(args.output_dir) / f"{dataset}_p{pollution:g}_seed{seed}.json"
+                if path.exists():
+                    continue
+                x_train, x_test, y_test, n_anomalous = split(x, y, seed, pollution, args.max_train, args.max_test)
+                rows = []
+                for method in methods:
+                    row = evaluate(method, x_train, x_test, y_test, seed, args, dataset == args.keep_scores)
+                    print(
+                        f"{dataset} p={pollution:g} seed {seed} {method}: AUROC {row['auroc']:.4f} "
+                        f"AUPRC {row['auprc']:.4f} F1 {row['f1']:.4f} fit {row['fit_seconds']:.1f}s",
+                        flush=True,
+                    )
+                    rows.append(row)
+                write_json(
+                    path,
+                    {
+                        "environment": environment(),
+                        "dataset": dataset,
+                        "pollution": pollution,
+                        "seed": seed,
+                        "train_rows": len(x_train),
+                        "train_anomalies": n_anomalous,
+                        "test_rows": len(x_test),
+                        "test_anomaly_ratio": float(np.mean(y_test)),
+                        "features": int(x.shape[1]),
+                        "settings": {k: getattr(args, k) for k in ("contamination", "steps", "max_train", "max_test")},
+                        "test_labels": y_test.astype(int).tolist() if dataset == args.keep_scores else None,
+                        "results": rows,
+                    },
+                )
+
+
+if __name__ == "__main__":
+    main()
