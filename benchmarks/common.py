@@ -12,6 +12,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+RESULTS = Path(__file__).parent / "results"
+
 
 def environment() -> dict:
     try:
@@ -35,6 +37,7 @@ def environment() -> dict:
         "backend": keras.backend.backend(),
         "keras": keras.__version__,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.platform()}",
+        "cpu_cores_used": len(os.sched_getaffinity(0)),  # fewer than the machine's under taskset
         "accelerator": "none (CPU)",
         "python": platform.python_version(),
     }

@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
 
 import keras_synthad as ks
-from benchmarks.common import environment, mean_std, parse_seeds, write_json
+from benchmarks.common import RESULTS, environment, mean_std, parse_seeds, write_json
 from keras_synthad import metrics
 from keras_synthad.data import MinMaxScaler, kdd_features, load_adbench, load_idx_images, load_nsl_kdd
 
@@ -60,7 +59,6 @@ PAPER = {
     ("fmnist", 0.0): {"gan": 0.90, "simple": 0.92},
     ("fmnist", 0.01): {"gan": 0.74},
 }
-RESULTS = Path(__file__).parent / "results"
 
 
 def polluted(train: np.ndarray, y: np.ndarray, pollution: float) -> np.ndarray:

@@ -36,17 +36,15 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import keras
 import numpy as np
 
 import keras_synthad as ks
-from benchmarks.common import environment, mean_std, parse_seeds, write_json
+from benchmarks.common import RESULTS, environment, mean_std, parse_seeds, write_json
 from keras_synthad import metrics
 from keras_synthad.data import kdd_features, load_adbench, load_kddcup99
 
-RESULTS = Path(__file__).parent / "results"
 CODE_SETTINGS = dict(
     n_perturbators=5,
     k=100,

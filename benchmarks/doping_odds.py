@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import keras
 import numpy as np
 
 import keras_synthad as ks
-from benchmarks.common import environment, mean_std, parse_seeds, write_json
+from benchmarks.common import RESULTS, environment, mean_std, parse_seeds, write_json
 from benchmarks.doping_synthetic import epochs_for, iforest_metrics
 from keras_synthad.data import MinMaxScaler, load_adbench
 
@@ -35,7 +34,6 @@ DATASETS = {"mammography": "23_mammography", "thyroid": "38_thyroid", "lympho": 
 SWEEP = np.arange(0.01, 0.70, 0.02)
 VARIANTS = ("iforest", "iforest_doping", "iforest_smote")
 METRICS = ("best_f1", "best_g", "sweep_auc", "auroc")
-RESULTS = Path(__file__).parent / "results"
 
 
 def run(name: str, seed: int, args) -> dict:

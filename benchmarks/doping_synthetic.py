@@ -33,13 +33,12 @@ import numpy as np
 from sklearn.ensemble import IsolationForest
 
 import keras_synthad as ks
-from benchmarks.common import environment, parse_seeds, write_json
+from benchmarks.common import RESULTS, environment, parse_seeds, write_json
 from keras_synthad import metrics
 from keras_synthad.data import MinMaxScaler
 
 NORMS = np.arange(5.0, 101.0, 5.0)
 SWEEP = np.arange(0.01, 0.70, 0.04)
-RESULTS = Path(__file__).parent / "results"
 
 
 def make_dataset(name: str, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -6,11 +6,11 @@ Usage: ``python -m benchmarks.report`` (reads ``benchmarks/results/{doping,da3d,
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).parent / "results"
+from benchmarks.common import RESULTS, mean_std
+
 LABELS = {"iforest": "iForest", "iforest_doping": "iForest + DOPING", "iforest_smote": "iForest + SMOTE variant"}
 
 
@@ -53,7 +53,6 @@ def synthetic_table(payload: dict) -> str:
 
 def da3d_table(payloads: list[dict]) -> str:
     """One line per dataset, pollution, variant and training budget, pooling the seeds of every file."""
-    from benchmarks.common import mean_std
     from benchmarks.da3d_table2 import PAPER
 
     groups: dict[tuple, list] = {}

@@ -23,11 +23,10 @@ import keras
 import numpy as np
 
 import keras_synthad as ks
-from benchmarks.common import environment, write_json
+from benchmarks.common import RESULTS, environment, write_json
 from keras_synthad.data import MinMaxScaler, kdd_features, load_sample
 from keras_synthad.export import SERVING_SIGNATURE, export_saved_model, feature_dict
 
-RESULTS = Path(__file__).parent / "results"
 BATCHES = (1, 64, 1024)
 
 
