@@ -14,7 +14,8 @@ For each dataset, seed and training variant:
 keras_synthad methods run through `SynthADDetector` with a fixed budget of about
 ``--steps`` gradient steps (epochs = steps x batch / rows). Results: one JSON file per
 (dataset, variant, seed) under ``--output-dir`` (existing files are kept, so a stopped
-run resumes); ``--keep-scores DATASET`` also stores the test scores for the report's
+run resumes; a file that lacks some of ``--methods`` gets just those run on the same
+split and added); ``--keep-scores DATASET`` also stores the test scores for the report's
 ROC curves and histograms. ``python -m benchmarks.peers_report`` writes the report.
 
 Usage: ``KERAS_BACKEND=jax python -m benchmarks.peers --datasets thyroid,cardio --seeds 0-2``
@@ -23,6 +24,7 @@ Usage: ``KERAS_BACKEND=jax python -m benchmarks.peers --datasets thyroid,cardio 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 import warnings
@@ -104,11 +106,32 @@ def detector(name: str, seed: int, rows: int, width: int, args):
         return DeepSVDD(n_features=width, contamination=c, epochs=20, random_state=seed, verbose=0)
     if name == "SO_GAAL":
         import torch
-        from pyod.models.so_gaal import SO_GAAL
 
         torch.manual_seed(seed)
-        return SO_GAAL(contamination=c)
+        return _so_gaal_outlier_score()(contamination=c)
     raise ValueError(f"Unknown detector {name!r}; known: {OURS + PEERS}")
+
+
+def _so_gaal_outlier_score():
+    """PyOD's SO_GAAL scored as its paper scores (OS(x) = 1 - D(x), Algorithm 1).
+
+    PyOD 3.6.7 returns D(x) itself, which its discriminator drives towards 1 on the
+    training (normal) rows, so its scores rank anomalies *below* normals (AUROC .05-.18
+    on cover, cardio and donors here; pyod issues #119 and #237).
+    """
+    from pyod.models.so_gaal import SO_GAAL
+
+    class SOGAALOutlierScore(SO_GAAL):
+        def fit(self, X, y=None):
+            super().fit(X, y)
+            self.decision_scores_ = 1.0 - self.decision_scores_
+            self._process_decision_scores()  # threshold_ and labels_ on the flipped scores
+            return self
+
+        def decision_function(self, X):
+            return 1.0 - super().decision_function(X)
+
+    return SOGAALOutlierScore
 
 
 def evaluate(name, x_train, x_test, y_test, seed, args, keep_scores: bool) -> dict:
@@ -160,11 +183,14 @@ def main(argv=None) -> None:
         for pollution in (float(p) for p in args.pollution.split(",")):
             for seed in parse_seeds(args.seeds):
                 path = Path(args.output_dir) / f"{dataset}_p{pollution:g}_seed{seed}.json"
-                if path.exists():
+                earlier = json.loads(path.read_text()) if path.exists() else None
+                done = {row["method"] for row in earlier["results"]} if earlier else set()
+                todo = [method for method in methods if method not in done]
+                if not todo:
                     continue
                 x_train, x_test, y_test, n_anomalous = split(x, y, seed, pollution, args.max_train, args.max_test)
                 rows = []
-                for method in methods:
+                for method in todo:
                     row = evaluate(method, x_train, x_test, y_test, seed, args, dataset == args.keep_scores)
                     print(
                         f"{dataset} p={pollution:g} seed {seed} {method}: AUROC {row['auroc']:.4f} "
@@ -172,6 +198,11 @@ def main(argv=None) -> None:
                         flush=True,
                     )
                     rows.append(row)
+                if earlier:  # same split (seeded): add the missing methods, say when and where they ran
+                    earlier["results"] += rows
+                    earlier.setdefault("added_later", []).append({"methods": todo, "environment": environment()})
+                    write_json(path, earlier)
+                    continue
                 write_json(
                     path,
                     {
