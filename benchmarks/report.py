@@ -1,6 +1,7 @@
-"""Markdown tables of the DOPING, DA3D and DHAG benchmark results, for the README.
+"""Markdown tables of the DOPING, DA3D and DHAG benchmark results and of training speed, for the README.
 
-Usage: ``python -m benchmarks.report`` (reads ``benchmarks/results/{doping,da3d,dhag}_*.json``).
+Usage: ``python -m benchmarks.report`` (reads ``benchmarks/results/{doping,da3d,dhag}_*.json``
+and ``benchmarks/results/speed/*.json``).
 """
 
 from __future__ import annotations
@@ -91,6 +92,21 @@ def dhag_table(payload: dict) -> str:
     return "\n".join(lines)
 
 
+def speed_table(payloads: list[dict]) -> str:
+    lines = [
+        "| backend | method | batch | ms / step | samples / s | floor ms (ratio) | work floor ms (ratio) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for payload in payloads:
+        for r in payload["rows"]:
+            lines.append(
+                f"| {payload['environment']['backend']} | {r['method']} | {r['batch_size']} | {r['step_ms']:.2f} | "
+                f"{r['samples_per_second']:,.0f} | {r['floor_ms']:.2f} ({r['ratio']:.2f}) | "
+                f"{r['work_floor_ms']:.2f} ({r['work_ratio']:.2f}) |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     for name, render in (
         ("doping_synthetic.json", synthetic_table),
@@ -104,6 +120,9 @@ def main() -> None:
     da3d = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("da3d_table2*.json"))]
     if da3d:
         print(f"da3d_table2*.json\n\n{da3d_table(da3d)}\n")
+    speed = [json.loads(p.read_text()) for p in sorted((RESULTS / "speed").glob("*.json"))]
+    if speed:
+        print(f"speed/*.json\n\n{speed_table(speed)}\n")
 
 
 if __name__ == "__main__":

@@ -9,14 +9,20 @@ of the method's paper:
   and samples per second;
 - **floor**: every network the step trains (each network of ``roles()`` once), cloned
   with fresh weights and trained alone the plain Keras way (``compile("adam", "mse")``,
-  ``fit`` on random inputs and targets of its shapes, same batch size, same timing).
+  ``fit`` on random inputs and targets of its shapes, same batch size, timed in turn
+  with the adversarial step so that both see the same machine load).
   The floor is the sum of those plain steps, and ``ratio = adversarial / floor``
   says how close one multi-role step is to training its networks one after the
   other with stock Keras.
 
-What the floor leaves out, by construction: a role that runs a network it does not
-train (DOPING's AAE runs the encoder in all three of its updates, DA3D runs its frozen
-autoencoder several times per step) pays forward passes the floor does not count.
+An algorithm step does more work than one plain step per network: a GAN's
+discriminator sees real and generated rows, and the generator's update back-propagates
+through it. The **work floor** counts that: each network's plain step on as many
+rows as the algorithm step trains it on (``passes`` below, from each
+``algorithm_step``), so ``work_ratio`` near 1 means the multi-role machinery adds
+little beyond the algorithm's own arithmetic. Neither floor counts forward-only
+passes (the generator's forward under the discriminator's update, DA3D's frozen
+autoencoder).
 
 Methods: Fence GAN (adversarial phase, batch 256, Table IV), DOPING's adversarial
 autoencoder (2 x 1000 units, batch 128), DA3D's Algorithm 1 (alarm, generator and
@@ -40,66 +46,87 @@ from benchmarks.common import RESULTS, environment, write_json
 
 
 def methods(features: int, seed: int) -> dict:
-    """``{name: (model whose fit runs the step, batch size)}``."""
+    """``{name: (model whose fit runs the step, batch size, passes)}``.
+
+    ``passes``: how many batches of rows one step trains each network on (forward and
+    backward), read off each ``algorithm_step``; networks not named take 1.
+    """
     shape = (features,)
     return {
-        "FenceGAN": (ks.FenceGAN(shape, seed=seed), 256),
-        "DOPING (AAE)": (ks.DOPING(shape, seed=seed).autoencoder, 128),
-        "DA3D": (ks.DA3D(shape, aae_epochs=0, seed=seed), 256),
-        "DHAG": (ks.DHAG(shape, seed=seed), 256),
+        # G: its own update. D: real + fake in its update, fake again under G's update.
+        "FenceGAN": (ks.FenceGAN(shape, seed=seed), 256, {"discriminator": 3}),
+        # Encoder: reconstruction + generator updates. D: prior + codes, then codes under the generator.
+        "DOPING (AAE)": (ks.DOPING(shape, seed=seed).autoencoder, 128, {"encoder": 2, "discriminator": 3}),
+        # Alarm: normal, trivial, generated (eq. 1), generated again (eq. 3). Critic: 3 sets (eq. 2) + eq. 3.
+        "DA3D": (ks.DA3D(shape, aae_epochs=0, seed=seed), 256, {"alarm": 4, "critic": 4}),
+        # Discriminator: the codes and the L = 5 perturbed copies (eq. 2).
+        "DHAG": (ks.DHAG(shape, seed=seed), 256, {"discriminator": 6}),
     }
 
 
-def seconds_per_step(fit, steps: int, repeats: int) -> float:
-    fit()  # trace / compile
-    timings = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fit()
-        timings.append((time.perf_counter() - start) / steps)
-    return statistics.median(timings)
+def fit_closure(model, inputs, targets, batch: int):
+    return lambda: model.fit(inputs, targets, batch_size=batch, epochs=1, shuffle=False, verbose=0)
 
 
-def random_like(tensors, rows: int, rng) -> list[np.ndarray]:
-    return [rng.random((rows, *t.shape[1:]), dtype=np.float32) for t in tensors]
+def random_like(tensors, rows: int, rng):
+    arrays = [rng.random((rows, *t.shape[1:]), dtype=np.float32) for t in tensors]
+    return arrays[0] if len(arrays) == 1 else arrays
 
 
-def plain_step_seconds(network: keras.Model, batch: int, steps: int, repeats: int, rng) -> float:
-    """One stock Keras training step of a fresh copy of `network` (Adam, MSE)."""
+def plain_fit(network: keras.Model, batch: int, steps: int, rng):
+    """``fit`` of a fresh copy of `network` the stock Keras way (Adam, MSE on random targets)."""
     clone = keras.models.clone_model(network)
     clone.compile(optimizer="adam", loss="mse")
-    inputs = random_like(clone.inputs, batch * steps, rng)
-    targets = random_like(clone.outputs, batch * steps, rng)
-    inputs, targets = (inputs[0] if len(inputs) == 1 else inputs), (targets[0] if len(targets) == 1 else targets)
-    return seconds_per_step(
-        lambda: clone.fit(inputs, targets, batch_size=batch, epochs=1, shuffle=False, verbose=0), steps, repeats
+    return fit_closure(
+        clone, random_like(clone.inputs, batch * steps, rng), random_like(clone.outputs, batch * steps, rng), batch
     )
 
 
-def measure(name: str, model, batch: int, args, rng) -> dict:
-    x = rng.random((batch * args.steps, args.features), dtype=np.float32)
+def median_seconds_per_step(fits: dict, steps: int, repeats: int) -> dict:
+    """Warm every ``fit`` up once (trace / compile), then time them in turn, ``repeats`` rounds.
+
+    Interleaving puts the adversarial step and its floor under the same machine load.
+    """
+    for fit in fits.values():
+        fit()
+    timings = {name: [] for name in fits}
+    for _ in range(repeats):
+        for name, fit in fits.items():
+            start = time.perf_counter()
+            fit()
+            timings[name].append((time.perf_counter() - start) / steps)
+    return {name: statistics.median(values) for name, values in timings.items()}
+
+
+def measure(name: str, model, batch: int, passes: dict, args, rng) -> dict:
     model.compile()
-    step = seconds_per_step(
-        lambda: model.fit(x, batch_size=batch, epochs=1, shuffle=False, verbose=0), args.steps, args.repeats
-    )
-    networks = {}
+    x = rng.random((batch * args.steps, args.features), dtype=np.float32)
+    fits = {("step", 1): fit_closure(model, x, None, batch)}
     for role_networks in model.roles().values():
         for network in role_networks:
-            if network.name not in networks:
-                networks[network.name] = plain_step_seconds(network, batch, args.steps, args.repeats, rng)
-    floor = sum(networks.values())
+            for times in {1, passes.get(network.name, 1)}:
+                fits.setdefault((network.name, times), plain_fit(network, batch * times, args.steps, rng))
+    seconds = median_seconds_per_step(fits, args.steps, args.repeats)
+    step = seconds.pop(("step", 1))
+    plain = {network: value for (network, times), value in seconds.items() if times == 1}
+    work = {network: seconds[(network, passes.get(network, 1))] for network in plain}
+    floor, work_floor = sum(plain.values()), sum(work.values())
     row = {
         "method": name,
         "batch_size": batch,
         "step_ms": round(step * 1e3, 4),
         "samples_per_second": round(batch / step, 1),
-        "plain_step_ms": {k: round(v * 1e3, 4) for k, v in networks.items()},
+        "plain_step_ms": {k: round(v * 1e3, 4) for k, v in plain.items()},
         "floor_ms": round(floor * 1e3, 4),
         "ratio": round(step / floor, 3),
+        "passes": {k: passes.get(k, 1) for k in plain},
+        "work_floor_ms": round(work_floor * 1e3, 4),
+        "work_ratio": round(step / work_floor, 3),
     }
     print(
         f"{name}: {row['step_ms']:.2f} ms/step, {row['samples_per_second']:.0f} samples/s, "
-        f"floor {row['floor_ms']:.2f} ms, ratio {row['ratio']:.2f}",
+        f"floor {row['floor_ms']:.2f} ms (ratio {row['ratio']:.2f}), "
+        f"work floor {row['work_floor_ms']:.2f} ms (ratio {row['work_ratio']:.2f})",
         flush=True,
     )
     return row
@@ -122,7 +149,7 @@ def main(argv=None) -> None:
         if unknown:
             raise SystemExit(f"Unknown methods {unknown}; known: {sorted(chosen)}")
         chosen = {k: v for k, v in chosen.items() if k in args.methods.split(",")}
-    rows = [measure(name, model, batch, args, rng) for name, (model, batch) in chosen.items()]
+    rows = [measure(name, model, batch, passes, args, rng) for name, (model, batch, passes) in chosen.items()]
     backend = keras.backend.backend()
     write_json(
         args.output or RESULTS / "speed" / f"{backend}.json",
