@@ -155,6 +155,9 @@ def test_bad_inputs_raise(thyroid):
     with pytest.raises(ValueError, match="last batch would hold 30 rows"):
         model.fit(thyroid[0][:286], epochs=1, batch_size=256, verbose=0)
     model.fit(thyroid[0][:286], epochs=1, batch_size=256, drop_remainder=True, verbose=0)
+    # Fewer rows than the batch: one batch of every row (it used to leave Keras no batch at all).
+    history = model.fit(thyroid[0][:140], epochs=2, batch_size=256, drop_remainder=True, verbose=0)
+    assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
     with pytest.raises(ValueError, match="argument `objective`"):
         ks.DHAG((6,), objective="maximize")
     with pytest.raises(ValueError, match="argument `diversity`"):

@@ -249,7 +249,8 @@ class DHAG(AnomalyDetector):
             if drop_remainder and last:
                 kwargs.pop("batch_size", None)
                 kwargs.pop("shuffle", None)
-                x, y = FullBatches(x, y, batch_size, seed=self.seed), None
+                # Fewer rows than batch_size: one batch of all rows, as Keras makes without drop_remainder.
+                x, y = FullBatches(x, y, min(batch_size, n), seed=self.seed), None
             elif 0 < last <= self.k:
                 raise ValueError(
                     f"The last batch would hold {last} rows, not more than k={self.k}: eq. (1) needs more rows "
