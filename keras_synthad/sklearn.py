@@ -32,7 +32,9 @@ class SynthADDetector(BaseEstimator):
             ``"DHAG"``, ``"AdversarialAutoencoder"``).
         method_params: constructor arguments of the method (``input_shape`` is set
             from the data).
-        epochs, batch_size: `fit` arguments (the batch is capped at the row count).
+        epochs, batch_size: `fit` arguments (the batch is capped at the row count;
+            DHAG skips a last partial batch, ``drop_remainder=True``, since eq. 1 needs
+            more than K rows in every batch).
         contamination: the expected share of anomalies in the training data; sets
             ``threshold_`` (PyOD's convention), in (0, 0.5].
         scale: min-max scale with the training statistics (the methods expect [0, 1]).
@@ -136,11 +138,13 @@ class SynthADDetector(BaseEstimator):
             params.setdefault("seed", int(self.random_state))
         model = method(input_shape=(X.shape[1],), **params)
         model.compile(optimizer=self.optimizer)
-        batch_size = int(min(self.batch_size, len(x)))
+        fit_kwargs = {"epochs": self.epochs, "batch_size": int(min(self.batch_size, len(x))), "verbose": self.verbose}
+        if self.method == "DHAG":
+            fit_kwargs["drop_remainder"] = True
         if y is not None and self.method in LABELLED:
-            model.fit(x, y, epochs=self.epochs, batch_size=batch_size, verbose=self.verbose)
+            model.fit(x, y, **fit_kwargs)
         else:
-            model.fit(x, epochs=self.epochs, batch_size=batch_size, verbose=self.verbose)
+            model.fit(x, **fit_kwargs)
         self.model_ = model
         self.threshold_ = float(model.calibrate(x, contamination=float(self.contamination)))
         self.decision_scores_ = np.asarray(model.predict(x, verbose=0), dtype=np.float64).reshape(-1)

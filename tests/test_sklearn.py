@@ -82,3 +82,11 @@ def test_bad_inputs_are_named(normal_data):
     fitted = tiny().fit(normal_data)
     with pytest.raises(ValueError, match="features"):
         fitted.decision_function(normal_data[:, :3])
+
+
+def test_dhag_skips_a_last_batch_of_k_rows_or_fewer():
+    # 286 rows at batch 256 leave 30 rows, fewer than K = 50: DHAG.fit alone refuses that (eq. 1).
+    x = np.random.default_rng(0).random((286, 4)).astype("float32")
+    params = {"k": 50, "n_perturbators": 2, "encoder_units": [8], "perturbator_units": 8}
+    detector = SynthADDetector("DHAG", params, epochs=2, batch_size=256, random_state=0).fit(x)
+    assert np.isfinite(detector.decision_scores_).all() and detector.labels_.shape == (286,)
