@@ -83,12 +83,12 @@ def targets(runs, methods) -> list[str]:
             continue
         means = {}
         for dataset in datasets:
-            pairs = [
-                ({r["method"]: r["auroc"] for r in run["results"]}, run)
+            aurocs = [
+                {r["method"]: r["auroc"] for r in run["results"]}
                 for run in runs
                 if run["pollution"] == 0.0 and run["dataset"] == dataset
             ]
-            pairs = [aurocs for aurocs, _ in pairs if method in aurocs and "IForest" in aurocs]
+            pairs = [a for a in aurocs if method in a and "IForest" in a]
             if pairs:
                 means[dataset] = (np.mean([a[method] for a in pairs]), np.mean([a["IForest"] for a in pairs]))
         if not means:

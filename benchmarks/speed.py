@@ -26,8 +26,8 @@ autoencoder).
 
 Methods: Fence GAN (adversarial phase, batch 256, Table IV), DOPING's adversarial
 autoencoder (2 x 1000 units, batch 128), DA3D's Algorithm 1 (alarm, generator and
-critic on a frozen AAE, batch 256), DHAG (Algorithm 1, batch 256, the authors' Thyroid
-setting). Results: ``benchmarks/results/speed/<backend>.json``.
+critic on a frozen AAE, batch 256), DHAG (Algorithm 1 with its default networks and
+L = 5, batch 256 as in the authors' Thyroid setting). Results: ``benchmarks/results/speed/<backend>.json``.
 
 Usage: ``KERAS_BACKEND=jax taskset -c 1 python -m benchmarks.speed``
 """
@@ -46,7 +46,7 @@ from benchmarks.common import RESULTS, environment, write_json
 
 
 def methods(features: int, seed: int) -> dict:
-    """``{name: (model whose fit runs the step, batch size, passes)}``.
+    """``{name: (builder of the model whose fit runs the step, batch size, passes)}``.
 
     ``passes``: how many batches of rows one step trains each network on (forward and
     backward), read off each ``algorithm_step``; networks not named take 1.
@@ -54,13 +54,13 @@ def methods(features: int, seed: int) -> dict:
     shape = (features,)
     return {
         # G: its own update. D: real + fake in its update, fake again under G's update.
-        "FenceGAN": (ks.FenceGAN(shape, seed=seed), 256, {"discriminator": 3}),
+        "FenceGAN": (lambda: ks.FenceGAN(shape, seed=seed), 256, {"discriminator": 3}),
         # Encoder: reconstruction + generator updates. D: prior + codes, then codes under the generator.
-        "DOPING (AAE)": (ks.DOPING(shape, seed=seed).autoencoder, 128, {"encoder": 2, "discriminator": 3}),
+        "DOPING (AAE)": (lambda: ks.DOPING(shape, seed=seed).autoencoder, 128, {"encoder": 2, "discriminator": 3}),
         # Alarm: normal, trivial, generated (eq. 1), generated again (eq. 3). Critic: 3 sets (eq. 2) + eq. 3.
-        "DA3D": (ks.DA3D(shape, aae_epochs=0, seed=seed), 256, {"alarm": 4, "critic": 4}),
+        "DA3D": (lambda: ks.DA3D(shape, aae_epochs=0, seed=seed), 256, {"alarm": 4, "critic": 4}),
         # Discriminator: the codes and the L = 5 perturbed copies (eq. 2).
-        "DHAG": (ks.DHAG(shape, seed=seed), 256, {"discriminator": 6}),
+        "DHAG": (lambda: ks.DHAG(shape, seed=seed), 256, {"discriminator": 6}),
     }
 
 
@@ -149,7 +149,7 @@ def main(argv=None) -> None:
         if unknown:
             raise SystemExit(f"Unknown methods {unknown}; known: {sorted(chosen)}")
         chosen = {k: v for k, v in chosen.items() if k in args.methods.split(",")}
-    rows = [measure(name, model, batch, passes, args, rng) for name, (model, batch, passes) in chosen.items()]
+    rows = [measure(name, build(), batch, passes, args, rng) for name, (build, batch, passes) in chosen.items()]
     backend = keras.backend.backend()
     write_json(
         args.output or RESULTS / "speed" / f"{backend}.json",
