@@ -102,10 +102,11 @@ class BestEpoch(keras.callbacks.Callback):
             self.best, self.weights, self.epoch = auroc, self.model.get_weights(), epoch + 1
 
 
-def code_optimizers(steps_per_epoch: int) -> dict:
-    """The authors' code: AMSGrad; the discriminator's rate x.01 after epoch 20, x.001 after 50."""
+def code_optimizers(steps_per_epoch: int, milestones: tuple[int, int] = (20, 50)) -> dict:
+    """The authors' code: AMSGrad; the discriminator's rate x.01 after the first milestone
+    epoch and x.001 after the second (tabular code: 20 and 50; image code: 20 and 100)."""
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
-        [20 * steps_per_epoch, 50 * steps_per_epoch], [1e-5, 1e-7, 1e-8]
+        [m * steps_per_epoch for m in milestones], [1e-5, 1e-7, 1e-8]
     )
     return {
         "encoder": keras.optimizers.Adam(5e-3, amsgrad=True),

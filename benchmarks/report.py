@@ -92,6 +92,26 @@ def dhag_table(payload: dict) -> str:
     return "\n".join(lines)
 
 
+def dhag_image_table(payload: dict) -> str:
+    lines = [
+        "| normal class | seeds | selected epoch | AUROC (%) | AUROC last epoch (%) | paper (%) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    summary = payload["summary"]
+    for s in summary:
+        epochs = sorted(r["selected_epoch"] for r in payload["rows"] if r["normal_class"] == s["normal_class"])
+        cells = [f"{100 * s[m]['mean']:.1f} ± {100 * s[m]['std']:.1f}" for m in ("auroc", "auroc_last_epoch")]
+        lines.append(
+            f"| {s['normal_class']} | {s['seeds']} | {', '.join(map(str, epochs))} | {cells[0]} | {cells[1]} | "
+            f"{s['paper_auroc_percent']:.1f} |"
+        )
+    if len(summary) > 1:
+        means = [100 * np.mean([s[m]["mean"] for s in summary]) for m in ("auroc", "auroc_last_epoch")]
+        paper = np.mean([s["paper_auroc_percent"] for s in summary])
+        lines.append(f"| mean | | | {means[0]:.1f} | {means[1]:.1f} | {paper:.1f} |")
+    return "\n".join(lines)
+
+
 def speed_table(payloads: list[dict]) -> str:
     lines = [
         "| backend | method | batch | ms / step | samples / s | floor ms (ratio) | work floor ms (ratio) |",
@@ -112,7 +132,8 @@ def main() -> None:
         ("doping_synthetic.json", synthetic_table),
         ("doping_synthetic_labeled.json", synthetic_table),
         ("doping_odds.json", odds_table),
-        *((p.name, dhag_table) for p in sorted(RESULTS.glob("dhag_table*.json"))),
+        *((p.name, dhag_image_table) for p in sorted(RESULTS.glob("dhag_table1*.json"))),
+        *((p.name, dhag_table) for p in sorted(RESULTS.glob("dhag_table[23]*.json"))),
     ):
         path = RESULTS / name
         if path.exists():
