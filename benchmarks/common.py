@@ -56,6 +56,17 @@ def write_json(path: str | Path, payload: dict) -> Path:
     return path
 
 
+def run_all(payload: dict, jobs, run, describe, summarize, output: str | Path) -> dict:
+    """``run(*job)`` for every job; after each, print ``describe(row)`` and rewrite `output`
+    with the rows so far and their ``summarize(rows)``, so a cut-off run keeps its results."""
+    rows = []
+    for job in jobs:
+        rows.append(run(*job))
+        print(describe(rows[-1]), flush=True)
+        write_json(output, {**payload, "rows": rows, "summary": summarize(rows)})
+    return {**payload, "rows": rows, "summary": summarize(rows)}
+
+
 def parse_seeds(text: str) -> list[int]:
     """ "0-4" -> [0, 1, 2, 3, 4]; "0,3" -> [0, 3]."""
     if "-" in text:

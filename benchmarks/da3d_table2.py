@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 import keras_synthad as ks
-from benchmarks.common import RESULTS, environment, mean_std, parse_seeds, write_json
+from benchmarks.common import RESULTS, environment, mean_std, parse_seeds, run_all
 from keras_synthad import metrics
 from keras_synthad.data import MinMaxScaler, kdd_features, load_adbench, load_idx_images, load_nsl_kdd
 
@@ -166,20 +166,21 @@ def main(argv=None) -> dict:
     parser.add_argument("--output", default=str(RESULTS / "da3d_table2.json"))
     args = parser.parse_args(argv)
     payload = {"benchmark": "DA3D Table 2, tabular", "environment": environment(), "args": vars(args)}
-    rows = []
-    for seed in args.seeds:
-        for pollution in (float(p) for p in args.pollution.split(",")):
-            for name in args.datasets.split(","):
-                for variant in args.variants.split(","):
-                    rows.append(run(name, variant, pollution, seed, args))
-                    r = rows[-1]
-                    print(
-                        f"{name} {variant} pollution {pollution} seed {seed}: AUROC {r['auroc']:.4f} AP {r['ap']:.4f} "
-                        f"({r['train_seconds']:.0f} s)",
-                        flush=True,
-                    )
-                    write_json(args.output, {**payload, "rows": rows, "summary": summarize(rows)})
-    return {**payload, "rows": rows, "summary": summarize(rows)}
+    jobs = [
+        (name, variant, float(pollution), seed, args)
+        for seed in args.seeds
+        for pollution in args.pollution.split(",")
+        for name in args.datasets.split(",")
+        for variant in args.variants.split(",")
+    ]
+
+    def describe(r):
+        return (
+            f"{r['dataset']} {r['variant']} pollution {r['pollution']} seed {r['seed']}: AUROC {r['auroc']:.4f} "
+            f"AP {r['ap']:.4f} ({r['train_seconds']:.0f} s)"
+        )
+
+    return run_all(payload, jobs, run, describe, summarize, args.output)
 
 
 if __name__ == "__main__":

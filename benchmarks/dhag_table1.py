@@ -37,7 +37,7 @@ import keras
 import numpy as np
 
 import keras_synthad as ks
-from benchmarks.common import RESULTS, environment, mean_std, parse_seeds, write_json
+from benchmarks.common import RESULTS, environment, mean_std, parse_seeds, run_all
 from benchmarks.dhag_table2 import BestEpoch, code_optimizers
 from keras_synthad import metrics
 from keras_synthad.data import load_idx_images
@@ -145,18 +145,15 @@ def main(argv=None) -> dict:
     if bad:
         parser.error(f"--classes: Fashion-MNIST has classes 0-9, got {bad}")
     payload = {"benchmark": "DHAG Table 1, Fashion-MNIST one-vs-rest", "environment": environment(), "args": vars(args)}
-    rows = []
-    for seed in args.seeds:
-        for c in args.classes:
-            rows.append(run(c, seed, args))
-            r = rows[-1]
-            print(
-                f"class {c} seed {seed}: AUROC {r['auroc']:.4f} (epoch {r['selected_epoch']}), "
-                f"last epoch {r['auroc_last_epoch']:.4f} ({r['train_seconds']:.0f} s)",
-                flush=True,
-            )
-            write_json(args.output, {**payload, "rows": rows, "summary": summarize(rows)})
-    return {**payload, "rows": rows, "summary": summarize(rows)}
+    jobs = [(c, seed, args) for seed in args.seeds for c in args.classes]
+
+    def describe(r):
+        return (
+            f"class {r['normal_class']} seed {r['seed']}: AUROC {r['auroc']:.4f} (epoch {r['selected_epoch']}), "
+            f"last epoch {r['auroc_last_epoch']:.4f} ({r['train_seconds']:.0f} s)"
+        )
+
+    return run_all(payload, jobs, run, describe, summarize, args.output)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ import keras
 import numpy as np
 
 import keras_synthad as ks
-from benchmarks.common import RESULTS, environment, mean_std, parse_seeds, write_json
+from benchmarks.common import RESULTS, environment, mean_std, parse_seeds, run_all
 from keras_synthad import metrics
 from keras_synthad.data import MinMaxScaler, kdd_features, load_adbench, load_kddcup99
 
@@ -221,19 +221,15 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     gammas = [None] if args.gamma is None else [float(g) for g in args.gamma.split(",")]
     payload = {"benchmark": "DHAG Tables 2/3, tabular", "environment": environment(), "args": vars(args)}
-    rows = []
-    for seed in args.seeds:
-        for name in args.datasets.split(","):
-            for gamma in gammas:
-                rows.append(run(name, seed, gamma, args))
-                r = rows[-1]
-                print(
-                    f"{name} gamma {gamma} seed {seed}: F1 {r['f1_test_ratio']:.4f} (test ratio) "
-                    f"{r['f1_calibrated']:.4f} (calibrated) AUROC {r['auroc']:.4f} ({r['train_seconds']:.0f} s)",
-                    flush=True,
-                )
-                write_json(args.output, {**payload, "rows": rows, "summary": summarize(rows)})
-    return {**payload, "rows": rows, "summary": summarize(rows)}
+    jobs = [(name, seed, gamma, args) for seed in args.seeds for name in args.datasets.split(",") for gamma in gammas]
+
+    def describe(r):
+        return (
+            f"{r['dataset']} gamma {r['gamma']} seed {r['seed']}: F1 {r['f1_test_ratio']:.4f} (test ratio) "
+            f"{r['f1_calibrated']:.4f} (calibrated) AUROC {r['auroc']:.4f} ({r['train_seconds']:.0f} s)"
+        )
+
+    return run_all(payload, jobs, run, describe, summarize, args.output)
 
 
 if __name__ == "__main__":

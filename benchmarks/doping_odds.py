@@ -26,7 +26,7 @@ import keras
 import numpy as np
 
 import keras_synthad as ks
-from benchmarks.common import RESULTS, environment, mean_std, parse_seeds, write_json
+from benchmarks.common import RESULTS, environment, mean_std, parse_seeds, run_all
 from benchmarks.doping_synthetic import epochs_for, iforest_metrics
 from keras_synthad.data import MinMaxScaler, load_adbench
 
@@ -88,14 +88,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--output", default=str(RESULTS / "doping_odds.json"))
     args = parser.parse_args(argv)
     payload = {"benchmark": "DOPING §VI ODDS tables", "environment": environment(), "args": vars(args)}
-    rows = []
-    for seed in args.seeds:  # seed-major, so a cut-off run still covers every dataset
-        for name in args.datasets.split(","):
-            rows.append(run(name, seed, args))
-            line = ", ".join(f"{v} F1 {rows[-1][v]['best_f1']:.4f}" for v in VARIANTS)
-            print(f"{name} seed {seed}: {line}", flush=True)
-            write_json(args.output, {**payload, "rows": rows, "summary": summarize(rows)})
-    return {**payload, "rows": rows, "summary": summarize(rows)}
+    # Seed-major, so a cut-off run still covers every dataset.
+    jobs = [(name, seed, args) for seed in args.seeds for name in args.datasets.split(",")]
+
+    def describe(r):
+        return f"{r['dataset']} seed {r['seed']}: " + ", ".join(f"{v} F1 {r[v]['best_f1']:.4f}" for v in VARIANTS)
+
+    return run_all(payload, jobs, run, describe, summarize, args.output)
 
 
 if __name__ == "__main__":
