@@ -100,7 +100,10 @@ def dhag_image_table(payload: dict) -> str:
     summary = payload["summary"]
     for s in summary:
         epochs = sorted(r["selected_epoch"] for r in payload["rows"] if r["normal_class"] == s["normal_class"])
-        cells = [f"{100 * s[m]['mean']:.1f} ± {100 * s[m]['std']:.1f}" for m in ("auroc", "auroc_last_epoch")]
+        cells = [
+            f"{100 * s[m]['mean']:.1f}" + (f" ± {100 * s[m]['std']:.1f}" if s["seeds"] > 1 else "")
+            for m in ("auroc", "auroc_last_epoch")
+        ]
         lines.append(
             f"| {s['normal_class']} | {s['seeds']} | {', '.join(map(str, epochs))} | {cells[0]} | {cells[1]} | "
             f"{s['paper_auroc_percent']:.1f} |"
