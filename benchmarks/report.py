@@ -115,6 +115,24 @@ def dhag_image_table(payload: dict) -> str:
     return "\n".join(lines)
 
 
+def dhag_image_runs(paths) -> list[tuple[list[str], dict]]:
+    """Table 1 files run with the same settings (classes, seeds and output aside), their rows as one payload."""
+    from benchmarks.dhag_table1 import summarize
+
+    groups = {}
+    for path in paths:
+        payload = json.loads(path.read_text())
+        settings = {k: v for k, v in payload["args"].items() if k not in ("classes", "seeds", "output")}
+        names, rows = groups.setdefault(json.dumps(settings, sort_keys=True), ([], []))
+        names.append(path.name)
+        rows += payload["rows"]
+    out = []
+    for names, rows in groups.values():
+        rows = sorted(rows, key=lambda r: (r["normal_class"], r["seed"]))
+        out.append((names, {"rows": rows, "summary": summarize(rows)}))
+    return out
+
+
 def speed_table(payloads: list[dict]) -> str:
     lines = [
         "| backend | method | batch | ms / step | samples / s | floor ms (ratio) | work floor ms (ratio) |",
@@ -135,12 +153,13 @@ def main() -> None:
         ("doping_synthetic.json", synthetic_table),
         ("doping_synthetic_labeled.json", synthetic_table),
         ("doping_odds.json", odds_table),
-        *((p.name, dhag_image_table) for p in sorted(RESULTS.glob("dhag_table1*.json"))),
         *((p.name, dhag_table) for p in sorted(RESULTS.glob("dhag_table[23]*.json"))),
     ):
         path = RESULTS / name
         if path.exists():
             print(f"{name}\n\n{render(json.loads(path.read_text()))}\n")
+    for names, payload in dhag_image_runs(sorted(RESULTS.glob("dhag_table1*.json"))):
+        print(f"{' + '.join(names)}\n\n{dhag_image_table(payload)}\n")
     da3d = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("da3d_table2*.json"))]
     if da3d:
         print(f"da3d_table2*.json\n\n{da3d_table(da3d)}\n")
