@@ -39,7 +39,7 @@ import numpy as np
 
 import keras_synthad as ks
 from benchmarks.common import RESULTS, environment, mean_std, parse_seeds, run_all
-from benchmarks.dhag_table2 import BestEpoch, code_optimizers
+from benchmarks.dhag_table2 import code_optimizers, selector
 from keras_synthad import metrics
 from keras_synthad.data import load_idx_images
 
@@ -93,7 +93,7 @@ def run(normal_class: int, seed: int, args) -> dict:
     x_train, x_val, x_test = scale(normal_class, x_train, x_val, x_test, how=args.scaling)
     model = ks.DHAG(x_train.shape[1:], seed=seed, **FMNIST_SETTINGS)
     model.compile(code_optimizers(len(x_train) // args.batch_size, milestones=(20, 100)))
-    selector = {"validation": BestEpoch(x_val, y_val), "test": BestEpoch(x_test, y_test)}.get(args.select)
+    best = selector(args.select, x_val, y_val, x_test, y_test)
     start = time.perf_counter()
     model.fit(
         x_train,
@@ -101,13 +101,13 @@ def run(normal_class: int, seed: int, args) -> dict:
         batch_size=args.batch_size,
         drop_remainder=True,
         verbose=0,
-        callbacks=[selector] if selector else [],
+        callbacks=[best] if best else [],
     )
     seconds = time.perf_counter() - start
     last_auroc = auroc = metrics.roc_auc(y_test, model.predict(x_test, batch_size=4096, verbose=0))
     # weights None: every epoch's AUROC was NaN (diverged); the last epoch's are then kept.
-    if selector and selector.weights is not None and selector.epoch != args.epochs:
-        model.set_weights(selector.weights)
+    if best and best.weights is not None and best.epoch != args.epochs:
+        model.set_weights(best.weights)
         auroc = metrics.roc_auc(y_test, model.predict(x_test, batch_size=4096, verbose=0))
     return {
         "normal_class": normal_class,
@@ -116,7 +116,7 @@ def run(normal_class: int, seed: int, args) -> dict:
         "validation_images": len(x_val),
         "test_images": len(x_test),
         "train_seconds": seconds,
-        "selected_epoch": selector.epoch if selector else args.epochs,
+        "selected_epoch": best.epoch if best else args.epochs,
         "auroc": auroc,
         "auroc_last_epoch": last_auroc,
     }
