@@ -22,7 +22,16 @@ def environment() -> dict:
         ).stdout.strip()
         dirty = bool(
             subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=no"],
+                # results files are outputs: rewriting one does not make the code differ from `commit`
+                [
+                    "git",
+                    "status",
+                    "--porcelain",
+                    "--untracked-files=no",
+                    "--",
+                    ":(top)",
+                    ":(top,exclude)benchmarks/results",
+                ],
                 capture_output=True,
                 text=True,
                 cwd=Path(__file__).parent,
