@@ -116,13 +116,14 @@ def dhag_image_table(payload: dict) -> str:
 
 
 def dhag_image_runs(paths) -> list[tuple[list[str], dict]]:
-    """Table 1 files run with the same settings (classes, seeds and output aside), their rows as one payload."""
+    """Table 1 files run with the same settings and backend (classes, seeds and output aside), their rows as one payload."""
     from benchmarks.dhag_table1 import summarize
 
     groups = {}
     for path in paths:
         payload = json.loads(path.read_text())
         settings = {k: v for k, v in payload["args"].items() if k not in ("classes", "seeds", "output")}
+        settings["backend"] = payload["environment"]["backend"]
         names, rows = groups.setdefault(json.dumps(settings, sort_keys=True), ([], []))
         names.append(path.name)
         rows += payload["rows"]
