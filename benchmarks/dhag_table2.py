@@ -109,10 +109,11 @@ class BestEpoch(keras.callbacks.Callback):
     def __init__(self, x, y, criterion=metrics.roc_auc):
         super().__init__()
         self.x, self.y, self.criterion = x, y, criterion
-        self.best, self.weights, self.epoch = -1.0, None, None
+        self.best, self.weights, self.epoch, self.history = -1.0, None, None, []
 
     def on_epoch_end(self, epoch, logs=None):
         value = self.criterion(self.y, self.model.predict(self.x, batch_size=4096, verbose=0))
+        self.history.append(value)
         if value > self.best:
             self.best, self.weights, self.epoch = value, self.model.get_weights(), epoch + 1
 

@@ -93,25 +93,26 @@ def dhag_table(payload: dict) -> str:
 
 
 def dhag_image_table(payload: dict) -> str:
-    lines = [
-        "| normal class | seeds | selected epoch | AUROC (%) | AUROC last epoch (%) | paper (%) |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
     summary = payload["summary"]
+    measures = ["auroc", "auroc_last_epoch"]
+    header = "| normal class | seeds | selected epoch | AUROC (%) | AUROC last epoch (%) |"
+    if all("auroc_best_test_epoch" in s for s in summary):  # --trace runs
+        measures.append("auroc_best_test_epoch")
+        header += " AUROC best test epoch (%) |"
+    lines = [header + " paper (%) |", "| --- " * (len(measures) + 4) + "|"]
     for s in summary:
         epochs = sorted(r["selected_epoch"] for r in payload["rows"] if r["normal_class"] == s["normal_class"])
         cells = [
-            f"{100 * s[m]['mean']:.1f}" + (f" ± {100 * s[m]['std']:.1f}" if s["seeds"] > 1 else "")
-            for m in ("auroc", "auroc_last_epoch")
+            f"{100 * s[m]['mean']:.1f}" + (f" ± {100 * s[m]['std']:.1f}" if s["seeds"] > 1 else "") for m in measures
         ]
         lines.append(
-            f"| {s['normal_class']} | {s['seeds']} | {', '.join(map(str, epochs))} | {cells[0]} | {cells[1]} | "
+            f"| {s['normal_class']} | {s['seeds']} | {', '.join(map(str, epochs))} | {' | '.join(cells)} | "
             f"{s['paper_auroc_percent']:.1f} |"
         )
     if len(summary) > 1:
-        means = [100 * np.mean([s[m]["mean"] for s in summary]) for m in ("auroc", "auroc_last_epoch")]
+        means = [f"{100 * np.mean([s[m]['mean'] for s in summary]):.1f}" for m in measures]
         paper = np.mean([s["paper_auroc_percent"] for s in summary])
-        lines.append(f"| mean | | | {means[0]:.1f} | {means[1]:.1f} | {paper:.1f} |")
+        lines.append(f"| mean | | | {' | '.join(means)} | {paper:.1f} |")
     return "\n".join(lines)
 
 
