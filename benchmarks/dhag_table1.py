@@ -97,7 +97,8 @@ def run(normal_class: int, seed: int, args) -> dict:
     model.compile(code_optimizers(len(x_train) // args.batch_size, milestones=(20, 100)))
     best = selector(args.select, x_val, y_val, x_test, y_test)
     # --trace: every epoch's test AUROC too, whose maximum is what the authors' code reports.
-    trace = (best if args.select == "test" else BestEpoch(x_test, y_test)) if args.trace else None
+    extra = BestEpoch(x_test, y_test) if args.trace and args.select != "test" else None
+    trace = (extra or best) if args.trace else None
     start = time.perf_counter()
     model.fit(
         x_train,
@@ -105,7 +106,7 @@ def run(normal_class: int, seed: int, args) -> dict:
         batch_size=args.batch_size,
         drop_remainder=True,
         verbose=0,
-        callbacks=[c for c in {id(c): c for c in (best, trace) if c}.values()],
+        callbacks=[c for c in (best, extra) if c],
     )
     seconds = time.perf_counter() - start
     last_auroc = auroc = metrics.roc_auc(y_test, model.predict(x_test, batch_size=4096, verbose=0))

@@ -118,17 +118,16 @@ class BestEpoch(keras.callbacks.Callback):
             self.best, self.weights, self.epoch = value, self.model.get_weights(), epoch + 1
 
 
+SELECTORS = {  # --select: which labelled rows pick the epoch, and by what (None: the last epoch)
+    "validation": lambda x_val, y_val, x_test, y_test: BestEpoch(x_val, y_val),
+    "last": lambda *rows: None,
+    "test": lambda x_val, y_val, x_test, y_test: BestEpoch(x_test, y_test),
+    "test-f1": lambda x_val, y_val, x_test, y_test: BestEpoch(x_test, y_test, f1_at_test_ratio),  # the authors' code
+}
+
+
 def selector(how: str, x_val, y_val, x_test, y_test) -> BestEpoch | None:
-    """The ``--select`` choice: validation AUROC, test AUROC, test F1 (the authors' code), or None (last epoch)."""
-    return {
-        "validation": lambda: BestEpoch(x_val, y_val),
-        "test": lambda: BestEpoch(x_test, y_test),
-        "test-f1": lambda: BestEpoch(x_test, y_test, f1_at_test_ratio),
-        "last": lambda: None,
-    }[how]()
-
-
-SELECT_CHOICES = ("validation", "last", "test", "test-f1")
+    return SELECTORS[how](x_val, y_val, x_test, y_test)
 
 
 def code_optimizers(steps_per_epoch: int, milestones: tuple[int, int] = (20, 50), encoder_decay: float = 1.0) -> dict:
@@ -255,7 +254,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--contamination", type=float, default=0.05, help="training rows flagged by calibrate()")
-    parser.add_argument("--select", choices=SELECT_CHOICES, default="validation")
+    parser.add_argument("--select", choices=list(SELECTORS), default="validation")
     parser.add_argument("--optimizers", choices=["code", "paper"], default="code")
     parser.add_argument(
         "--encoder-decay",
