@@ -115,6 +115,7 @@ def run(name: str, variant: str, pollution: float, seed: int, args) -> dict:
         aae_epochs=args.aae_epochs,
         alarm_units=spec["alarm"],
         seed=seed,
+        preset="paper",
         **VARIANTS[variant],
     )
     start = time.perf_counter()

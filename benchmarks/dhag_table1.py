@@ -93,7 +93,7 @@ def run(normal_class: int, seed: int, args) -> dict:
     if args.max_train:
         x_train = x_train[: args.max_train]
     x_train, x_val, x_test = scale(normal_class, x_train, x_val, x_test, how=args.scaling)
-    model = ks.DHAG(x_train.shape[1:], seed=seed, **FMNIST_SETTINGS)
+    model = ks.DHAG(x_train.shape[1:], seed=seed, preset="paper", **FMNIST_SETTINGS)
     model.compile(code_optimizers(len(x_train) // args.batch_size, milestones=(20, 100)))
     best = selector(args.select, x_val, y_val, x_test, y_test)
     # --trace: every epoch's test AUROC too, whose maximum is what the authors' code reports.

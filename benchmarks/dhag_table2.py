@@ -191,7 +191,7 @@ def run(name: str, seed: int, gamma: float | None, args) -> dict:
         n_val = len(x_test) // 5
         x_val, y_val = x_test[order[:n_val]], y_test[order[:n_val]]
         x_test, y_test = x_test[order[n_val:]], y_test[order[n_val:]]
-    model = ks.DHAG(x_train.shape[1:], seed=seed, **CODE_SETTINGS)
+    model = ks.DHAG(x_train.shape[1:], seed=seed, preset="paper", **CODE_SETTINGS)
     if args.optimizers == "code":
         model.compile(code_optimizers(len(x_train) // args.batch_size, encoder_decay=args.encoder_decay))
     best = selector(args.select, x_val, y_val, x_test, y_test)

@@ -46,7 +46,7 @@ def run(name: str, seed: int, args) -> dict:
     x_train, x_test, y_test = scaler.transform(x[train]), scaler.transform(x[rest]), y[rest]
     n_synthetic = round(args.synthetic_fraction * len(x_train))
 
-    model = ks.DOPING(input_shape=(x.shape[1],), synthetic_fraction=args.synthetic_fraction, seed=seed)
+    model = ks.DOPING(input_shape=(x.shape[1],), synthetic_fraction=args.synthetic_fraction, seed=seed, preset="paper")
     start = time.perf_counter()
     model.autoencoder.fit(
         x_train, epochs=epochs_for(args.steps, len(x_train), args.batch_size), batch_size=args.batch_size, verbose=0

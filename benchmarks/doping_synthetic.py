@@ -100,7 +100,7 @@ def run(name: str, seed: int, args) -> dict:
         anomaly_prior_radius=100.0 if args.labeled else None,
         seed=seed,
     )
-    model = ks.DOPING(input_shape=(x_train.shape[1],), autoencoder=autoencoder, seed=seed)
+    model = ks.DOPING(input_shape=(x_train.shape[1],), autoencoder=autoencoder, seed=seed, preset="paper")
     start = time.perf_counter()
     model.autoencoder.fit(
         x_train,

@@ -41,7 +41,11 @@ def run_seed(x, labels, seed: int, args) -> dict:
     scaler = MinMaxScaler().fit(x[train])
     x_train, x_test = scaler.transform(x[train]), scaler.transform(x[test])
     model = ks.FenceGAN(
-        input_shape=(x.shape[1],), encirclement=args.encirclement, pretrain_epochs=args.pretrain_epochs, seed=seed
+        input_shape=(x.shape[1],),
+        encirclement=args.encirclement,
+        pretrain_epochs=args.pretrain_epochs,
+        seed=seed,
+        preset="paper",
     )
     optimizers = model.default_optimizers()  # Table IV
     if args.discriminator_optimizer == "adam":

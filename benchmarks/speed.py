@@ -54,13 +54,17 @@ def methods(features: int, seed: int) -> dict:
     shape = (features,)
     return {
         # G: its own update. D: real + fake in its update, fake again under G's update.
-        "FenceGAN": (lambda: ks.FenceGAN(shape, seed=seed), 256, {"discriminator": 3}),
+        "FenceGAN": (lambda: ks.FenceGAN(shape, seed=seed, preset="paper"), 256, {"discriminator": 3}),
         # Encoder: reconstruction + generator updates. D: prior + codes, then codes under the generator.
-        "DOPING (AAE)": (lambda: ks.DOPING(shape, seed=seed).autoencoder, 128, {"encoder": 2, "discriminator": 3}),
+        "DOPING (AAE)": (
+            lambda: ks.DOPING(shape, seed=seed, preset="paper").autoencoder,
+            128,
+            {"encoder": 2, "discriminator": 3},
+        ),
         # Alarm: normal, trivial, generated (eq. 1), generated again (eq. 3). Critic: 3 sets (eq. 2) + eq. 3.
-        "DA3D": (lambda: ks.DA3D(shape, aae_epochs=0, seed=seed), 256, {"alarm": 4, "critic": 4}),
+        "DA3D": (lambda: ks.DA3D(shape, aae_epochs=0, seed=seed, preset="paper"), 256, {"alarm": 4, "critic": 4}),
         # Discriminator: the codes and the L = 5 perturbed copies (eq. 2).
-        "DHAG": (lambda: ks.DHAG(shape, seed=seed), 256, {"discriminator": 6}),
+        "DHAG": (lambda: ks.DHAG(shape, seed=seed, preset="paper"), 256, {"discriminator": 6}),
     }
 
 

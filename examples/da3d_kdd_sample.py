@@ -54,6 +54,7 @@ def main(argv=None) -> dict:
             generator=variant,
             clip="gradient_norm",
             seed=args.seed,
+            preset="paper",
         )
         model.fit(x_train, epochs=args.epochs, batch_size=64, verbose=0)
         scores = model.predict(x_test, verbose=0)

@@ -76,7 +76,7 @@ def main(argv=None) -> Result:
         learning_rate=args.learning_rate,
         seed=args.seed,
     )
-    model = ks.DOPING((2,), autoencoder=autoencoder, seed=args.seed)
+    model = ks.DOPING((2,), autoencoder=autoencoder, seed=args.seed, preset="paper")
     epochs = max(1, math.ceil(args.steps / math.ceil(len(x_train) / 100)))
     model.fit(x_train, epochs=epochs, batch_size=100, verbose=0)  # AAE, augment, iForest
 

@@ -133,6 +133,7 @@ def build_model(beta: float = BETA, pretrain_epochs: int = 1, seed: int | None =
         discriminator_units=(15, 15),
         generator_dropout=0.0,
         seed=seed,
+        preset="paper",
     )
     model.compile(
         optimizer={

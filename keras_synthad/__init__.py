@@ -2,7 +2,7 @@
 
 from keras_synthad.augmentation import SMOTEVariant
 from keras_synthad.detector import AnomalyDetector
-from keras_synthad.downstream import EstimatorScorer, IsolationForestScorer
+from keras_synthad.downstream import EstimatorScorer, IsolationForestScorer, NearestNeighborScorer
 from keras_synthad.methods.aae import AdversarialAutoencoder
 from keras_synthad.methods.da3d import DA3D
 from keras_synthad.methods.dhag import DHAG
@@ -20,6 +20,7 @@ __all__ = [
     "EstimatorScorer",
     "FenceGAN",
     "IsolationForestScorer",
+    "NearestNeighborScorer",
     "SMOTEVariant",
     "__version__",
 ]

@@ -29,6 +29,9 @@ from keras_synthad.validation import (
 )
 
 CALIBRATION_ROWS = 8  # rows of calibration data kept for serving warmup
+DEFAULT_PRESET = "default"
+#: Files saved before presets existed hold the paper's settings.
+LEGACY_PRESET = "paper"
 
 
 class _SplitApply:
@@ -53,8 +56,21 @@ class AnomalyDetector(keras.Model):
         input_shape: shape of one sample, ``(d,)`` for tables or ``(H, W, C)``
             for images. Features must be scaled to [0, 1] for ``fit``.
         seed: optional integer seed of the method's `keras.random.SeedGenerator`.
+        preset: the named settings the method's other arguments default to
+            (``"default"``: the label-free recipe; ``"paper"``: the paper's settings;
+            ``"authors_code"`` where the authors' code differs). Arguments passed
+            explicitly override the preset's value. Stored in the config.
         **kwargs: passed to `keras.Model` (``name``, ...).
+
+    Presets (KerasHub's idea, for settings rather than weights): a method lists
+    its preset names in ``preset_names`` and gives each one's values in
+    ``preset_values(preset)``; its ``__init__`` declares every preset-governed
+    argument with a ``None`` default and resolves them with `apply_preset`.
+    ``Method.from_preset("paper", input_shape=...)`` is ``Method(..., preset="paper")``.
     """
+
+    #: The presets the method offers; the first is its default.
+    preset_names: tuple[str, ...] = (DEFAULT_PRESET, "paper")
 
     #: Whether ``fit(x, y)`` accepts known anomalies (y = 1).
     supports_known_anomalies = False
@@ -63,10 +79,18 @@ class AnomalyDetector(keras.Model):
     #: Names of the losses ``algorithm_step`` returns, shown in the progress bar.
     loss_names: tuple[str, ...] = ()
 
-    def __init__(self, input_shape, seed=None, **kwargs):
+    def __init__(self, input_shape, seed=None, preset=DEFAULT_PRESET, **kwargs):
         super().__init__(**kwargs)
         self.feature_shape = check_input_shape(input_shape)
         self.seed = seed
+        if preset not in self.preset_names:
+            raise ValueError(
+                f"Invalid value received for argument `preset` of {type(self).__name__}. Expected one of "
+                f"{self.preset_names}. Received: preset={preset!r}"
+            )
+        self.preset = preset
+        self.weight_averaging = 0.0
+        object.__setattr__(self, "weight_averages", ())
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.threshold = self.add_weight(
             shape=(),
@@ -83,6 +107,74 @@ class AnomalyDetector(keras.Model):
     @property
     def data_kind(self) -> str:
         return "tabular" if len(self.feature_shape) == 1 else "image"
+
+    # --- presets ---------------------------------------------------------------
+
+    @classmethod
+    def from_preset(cls, preset: str, **kwargs):
+        """The method with the named preset's settings; ``kwargs`` override single values."""
+        return cls(preset=preset, **kwargs)
+
+    def preset_values(self, preset: str) -> dict:
+        """``{argument: value}`` of `preset` for this model's input shape."""
+        return {}
+
+    def apply_preset(self, **given) -> dict:
+        """The arguments in `given` with each ``None`` replaced by the preset's value."""
+        values = self.preset_values(self.preset)
+        return {name: values.get(name) if value is None else value for name, value in given.items()}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.setdefault("preset", LEGACY_PRESET)
+        return cls(**config)
+
+    # --- weight averaging (a label-free stabiliser) -------------------------------
+
+    def averaged_networks(self) -> list:
+        """The networks ``call`` scores with, whose weights `weight_averaging` averages."""
+        return []
+
+    def build_weight_averages(self, momentum) -> None:
+        """Keep an exponential moving average of the scoring networks' weights.
+
+        Call at the end of ``__init__``, once the networks exist. ``momentum`` 0 (or
+        None) turns averaging off; a value in (0, 1) averages
+        ``w_avg <- momentum * w_avg + (1 - momentum) * w`` after every training step
+        (the first step copies ``w``), and every ``fit`` ends by loading the averages
+        into the networks, so ``predict``, ``calibrate``, the saved model and the
+        export all score with the averaged weights (Polyak averaging, as Keras'
+        ``use_ema`` with its end-of-fit overwrite).
+        """
+        if momentum is not None and not 0.0 <= float(momentum) < 1.0:
+            raise ValueError(
+                "Invalid value received for argument `weight_averaging`. Expected 0 (off) or a "
+                f"momentum in (0, 1), e.g. 0.99. Received: weight_averaging={momentum!r}"
+            )
+        self.weight_averaging = float(momentum or 0.0)
+        if not self.weight_averaging:
+            return
+        averages = tuple(
+            self.add_weight(shape=v.shape, initializer="zeros", trainable=False, name=f"weight_average_{i}")
+            for i, v in enumerate(self._averaged_variables())
+        )
+        # Plain attribute (not Keras-tracked): add_weight already tracks each variable once.
+        object.__setattr__(self, "weight_averages", averages)
+
+    def _averaged_variables(self) -> list:
+        return [v for network in self.averaged_networks() for v in network.trainable_variables]
+
+    def update_weight_averages(self) -> None:
+        first = keras.ops.equal(self.optimizer.iterations, 0)
+        momentum = keras.ops.where(first, 0.0, self.weight_averaging)
+        for average, variable in zip(self.weight_averages, self._averaged_variables(), strict=True):
+            average.assign(momentum * average + (1.0 - momentum) * variable)
+
+    def load_weight_averages(self) -> None:
+        """Copy the averaged weights into the scoring networks (the end of every ``fit``)."""
+        for average, variable in zip(self.weight_averages, self._averaged_variables(), strict=True):
+            variable.assign(keras.ops.copy(average))  # a copy: JAX donates each variable's own buffer
 
     # --- what a method provides ------------------------------------------------
 
@@ -227,6 +319,8 @@ class AnomalyDetector(keras.Model):
     def run_algorithm_step(self, data):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         losses = self.algorithm_step(x, y)
+        if self.weight_averages:
+            self.update_weight_averages()
         for tracker in self.loss_trackers:
             if tracker.name in losses:
                 tracker.update_state(losses[tracker.name])
@@ -272,7 +366,10 @@ class AnomalyDetector(keras.Model):
         # with several training phases call it once per phase.
         if getattr(self, "optimizer", None) is None:
             self.compile()
-        return super().fit(x, y, **kwargs)
+        history = super().fit(x, y, **kwargs)
+        if self.weight_averages:
+            self.load_weight_averages()
+        return history
 
     def evaluate(self, *args, **kwargs):
         """Not supported: the adversarial losses are not a measure of detection quality."""
@@ -367,5 +464,5 @@ class AnomalyDetector(keras.Model):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"input_shape": list(self.feature_shape), "seed": self.seed})
+        config.update({"input_shape": list(self.feature_shape), "seed": self.seed, "preset": self.preset})
         return config

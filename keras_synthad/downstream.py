@@ -9,6 +9,9 @@ higher = more anomalous:
   rounding), run inside the Keras graph on every backend (so a DOPING model
   exports to a SavedModel), and the forest is saved in the `.keras` file as a
   plain ``.npz`` of numbers, never a pickle.
+- `NearestNeighborScorer`: k-nearest-neighbour distance (PyOD's KNN detector),
+  the reference rows kept as a ``.npy`` asset and the distances computed with
+  `keras.ops`, so it too exports.
 - `EstimatorScorer`: any other scikit-learn / PyOD-style estimator. It scores in
   numpy only (no graph, no export) and is saved as a pickle inside the `.keras`
   file, which `load_model` only unpickles when the caller passes
@@ -26,6 +29,8 @@ from sklearn.ensemble import IsolationForest
 
 FOREST_FILE = "isolation_forest.npz"
 ESTIMATOR_FILE = "estimator.pkl"
+REFERENCE_FILE = "nearest_neighbor_reference.npy"
+KNN_METHODS = ("largest", "mean")
 _FOREST_KEYS = ("feature", "threshold", "left", "right", "leaf_value", "norm", "depth")
 
 
@@ -185,6 +190,102 @@ class IsolationForestScorer(keras.layers.Layer):
                 "max_samples": self.max_samples,
                 "max_features": self.max_features,
                 "bootstrap": self.bootstrap,
+                "random_state": self.random_state,
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_synthad")
+class NearestNeighborScorer(keras.layers.Layer):
+    """k-nearest-neighbour anomaly score, written with `keras.ops` (higher = more anomalous).
+
+    The score of a row is its Euclidean distance to its ``n_neighbors``-th nearest
+    reference row (``method="largest"``, PyOD's KNN default) or the mean distance to
+    its ``n_neighbors`` nearest (``"mean"``). Like PyOD's ``decision_function``, a
+    scored row that is itself a reference row counts as its own nearest neighbour.
+
+    Args:
+        n_neighbors: k (PyOD's default: 5).
+        method: ``"largest"`` or ``"mean"``.
+        max_reference: at most this many reference rows are kept (a seeded
+            subsample), which bounds the memory and time of scoring.
+        random_state: seed of that subsample.
+    """
+
+    def __init__(self, n_neighbors=5, method="largest", max_reference=20000, random_state=None, **kwargs):
+        super().__init__(**kwargs)
+        if int(n_neighbors) < 1:
+            raise ValueError(
+                f"Invalid value received for argument `n_neighbors`. Expected an integer >= 1. Received: n_neighbors={n_neighbors!r}"
+            )
+        if method not in KNN_METHODS:
+            raise ValueError(
+                f"Invalid value received for argument `method`. Expected one of {KNN_METHODS}. Received: method={method!r}"
+            )
+        self.n_neighbors = int(n_neighbors)
+        self.method = method
+        self.max_reference = int(max_reference)
+        self.random_state = random_state
+        self.reference = None
+        self.built = True
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.reference is not None
+
+    def fit(self, x):
+        x = _flat_rows(x)
+        if len(x) <= self.n_neighbors:
+            raise ValueError(
+                f"NearestNeighborScorer needs more than n_neighbors={self.n_neighbors} rows to fit; received {len(x)}."
+            )
+        if len(x) > self.max_reference:
+            keep = np.random.default_rng(self.random_state).choice(len(x), self.max_reference, replace=False)
+            x = x[np.sort(keep)]
+        self.reference = x
+        return self
+
+    def distances(self, x):
+        """Distances of `x` to its nearest reference rows, shape (n, n_neighbors), ascending."""
+        reference = ops.convert_to_tensor(self.reference)
+        x = ops.reshape(ops.cast(x, "float32"), (ops.shape(x)[0], -1))
+        squared = (
+            ops.sum(ops.square(x), axis=1, keepdims=True)
+            - 2.0 * ops.matmul(x, ops.transpose(reference))
+            + ops.expand_dims(ops.sum(ops.square(reference), axis=1), 0)
+        )
+        nearest, _ = ops.top_k(-squared, k=self.n_neighbors)
+        return ops.sqrt(ops.maximum(-nearest, 0.0))
+
+    def call(self, x):
+        if not self.is_fitted:
+            raise ValueError("NearestNeighborScorer is not fitted: call fit(x) first.")
+        nearest = self.distances(x)
+        return nearest[:, -1] if self.method == "largest" else ops.mean(nearest, axis=1)
+
+    def score(self, x) -> np.ndarray:
+        return np.asarray(ops.convert_to_numpy(self(_flat_rows(x))), dtype=np.float32)
+
+    def save_assets(self, dir_path):
+        if self.is_fitted:
+            np.save(f"{dir_path}/{REFERENCE_FILE}", self.reference)
+
+    def load_assets(self, dir_path):
+        if dir_path is None:
+            return
+        try:
+            self.reference = np.load(f"{dir_path}/{REFERENCE_FILE}", allow_pickle=False).astype(np.float32)
+        except FileNotFoundError:
+            self.reference = None  # saved before fitting
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "n_neighbors": self.n_neighbors,
+                "method": self.method,
+                "max_reference": self.max_reference,
                 "random_state": self.random_state,
             }
         )

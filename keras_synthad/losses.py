@@ -56,11 +56,15 @@ def fence_gan_generator_loss(fake_logits, generated, alpha: float, beta: float, 
     return encirclement_loss(fake_logits, alpha, kind) + beta * dispersion_loss(generated)
 
 
+def fake_term(logits):
+    """``mean_i -log(1 - D(v_i))`` from D's logits: the loss of calling the rows `v` fake."""
+    return ops.mean(ops.softplus(ops.reshape(logits, (-1,))))
+
+
 def weighted_discriminator_loss(real_logits, fake_logits, gamma: float):
     """Fence GAN discriminator loss, eq. (6): ``mean_i [-log D(x_i) - gamma log(1 - D(G(z_i)))]``."""
     real_logits = ops.reshape(real_logits, (-1,))
-    fake_logits = ops.reshape(fake_logits, (-1,))
-    return ops.mean(ops.softplus(-real_logits)) + gamma * ops.mean(ops.softplus(fake_logits))
+    return ops.mean(ops.softplus(-real_logits)) + gamma * fake_term(fake_logits)
 
 
 # --- adversarial autoencoder (DOPING §III-A; Makhzani et al.'s AAE) -------------------
@@ -184,6 +188,11 @@ def known_anomaly_loss(original_logits, known):
     """§4.4: ``1/N_s sum_j CE(f(f(x_j)), 1)`` over the known anomalies (rows with `known` = 1)."""
     terms = _bce_with_logits(ops.reshape(original_logits, (-1,)), 1.0)
     return ops.sum(terms * known) / ops.maximum(ops.sum(known), 1.0)
+
+
+def anomalous_term(anomaly_logits):
+    """``mean_i CE(P(anomaly | v_i), 1)``: the loss of calling the rows `v` anomalous (P from logits)."""
+    return ops.mean(ops.softplus(-ops.reshape(anomaly_logits, (-1,))))
 
 
 def dhag_norm_loss(perturbations, kind: str = "per_sample", weights=None):

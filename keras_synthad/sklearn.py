@@ -21,7 +21,6 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 METHODS = ("FenceGAN", "DOPING", "DA3D", "DHAG", "AdversarialAutoencoder")
-LABELLED = ("DA3D", "DHAG")  # methods whose fit takes known anomalies (y = 1)
 
 
 class SynthADDetector(BaseEstimator):
@@ -32,9 +31,7 @@ class SynthADDetector(BaseEstimator):
             ``"DHAG"``, ``"AdversarialAutoencoder"``).
         method_params: constructor arguments of the method (``input_shape`` is set
             from the data).
-        epochs, batch_size: `fit` arguments (the batch is capped at the row count;
-            DHAG skips a last partial batch, ``drop_remainder=True``, since eq. 1 needs
-            more than K rows in every batch).
+        epochs, batch_size: `fit` arguments (the batch is capped at the row count).
         contamination: the expected share of anomalies in the training data; sets
             ``threshold_`` (PyOD's convention), in (0, 0.5].
         scale: min-max scale with the training statistics (the methods expect [0, 1]).
@@ -120,7 +117,8 @@ class SynthADDetector(BaseEstimator):
                 f"Invalid value for `contamination`: {self.contamination!r}; expected a value in (0, 0.5]."
             )
         X = validate_data(self, X, dtype=np.float32, ensure_min_samples=2)
-        if self.method not in LABELLED:
+        method = getattr(keras_synthad, self.method)
+        if not method.supports_known_anomalies:
             y = None  # PyOD's convention: unsupervised detectors ignore y
         if y is not None:
             y = column_or_1d(y).astype(int)
@@ -132,16 +130,13 @@ class SynthADDetector(BaseEstimator):
         x = self._scaled(X)
         if self.random_state is not None:
             keras.utils.set_random_seed(int(self.random_state))
-        method = getattr(keras_synthad, self.method)
         params = dict(self.method_params or {})
         if "seed" in inspect.signature(method.__init__).parameters and self.random_state is not None:
             params.setdefault("seed", int(self.random_state))
         model = method(input_shape=(X.shape[1],), **params)
         model.compile(optimizer=self.optimizer)
         fit_kwargs = {"epochs": self.epochs, "batch_size": int(min(self.batch_size, len(x))), "verbose": self.verbose}
-        if self.method == "DHAG":
-            fit_kwargs["drop_remainder"] = True
-        if y is not None and self.method in LABELLED:
+        if y is not None:
             model.fit(x, y, **fit_kwargs)
         else:
             model.fit(x, **fit_kwargs)

@@ -79,7 +79,7 @@ def test_get_config_round_trips_every_argument():
 
 
 def test_compile_without_arguments_uses_the_papers_optimizers():
-    model = ks.FenceGAN(input_shape=(121,))
+    model = ks.FenceGAN(input_shape=(121,), preset="paper")
     model.compile()
     generator = next(o for o in model.optimizer.optimizers if o.name == "generator")
     discriminator = next(o for o in model.optimizer.optimizers if o.name == "discriminator")
@@ -95,7 +95,7 @@ def test_compile_without_arguments_uses_the_papers_optimizers():
 
 
 def test_fit_without_compile_uses_the_papers_optimizers(normal_data):
-    model = tiny_fence_gan()
+    model = tiny_fence_gan(preset="paper")
     model.fit(normal_data, epochs=1, batch_size=256, verbose=0)
     assert {o.name: type(o).__name__ for o in model.optimizer.optimizers} == {
         "generator": "Adam",

@@ -67,7 +67,7 @@ def test_discriminator_separates_anomalies(trained, thyroid):
 
 def test_perturbations_become_less_similar(thyroid):
     keras.utils.set_random_seed(0)
-    model = ks.DHAG((6,), k=50, n_perturbators=3, lambda_norm=0.1, lambda_div=1.0, seed=0)
+    model = ks.DHAG((6,), k=50, n_perturbators=3, lambda_norm=0.1, lambda_div=1.0, seed=0, preset="paper")
     before = model.perturbation_similarity(thyroid[0])
     model.fit(thyroid[0], epochs=10, batch_size=256, verbose=0)
     after = model.perturbation_similarity(thyroid[0])
@@ -146,14 +146,22 @@ def test_full_batches_reshuffle_and_skip_the_remainder():
     assert len(set(first)) == 8 and not np.array_equal(first, np.concatenate([data[0], data[1]]).ravel())
 
 
+@pytest.mark.parametrize("preset", ["default", "paper"])
+def test_any_batch_size_trains(thyroid, preset):
+    """Keras' default batch of 32 on 150 rows (k = 50 or 64 > 32), and a last batch of 22 rows."""
+    model = ks.DHAG((6,), n_perturbators=2, seed=0, preset=preset)
+    history = model.fit(thyroid[0][:150], epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    history = model.fit(thyroid[0][:278], epochs=1, batch_size=128, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    labels = ops.convert_to_numpy(
+        model.pseudo_labels(ops.ones((1, 20, 3)) * np.arange(20.0)[None, :, None], ops.ones((20,)))
+    )
+    assert labels.sum() == 10  # a batch of k rows or fewer: its smaller half is labelled normal
+
+
 def test_bad_inputs_raise(thyroid):
     model = ks.DHAG((6,), k=50, n_perturbators=2, seed=0)
-    with pytest.raises(ValueError, match="argument `k`"):
-        model.fit(thyroid[0][:200], epochs=1, batch_size=50, verbose=0)  # K = batch size
-    with pytest.raises(ValueError, match="argument `k`"):
-        model.fit(thyroid[0][:40], epochs=1, batch_size=256, verbose=0)  # fewer rows than K
-    with pytest.raises(ValueError, match="last batch would hold 30 rows"):
-        model.fit(thyroid[0][:286], epochs=1, batch_size=256, verbose=0)
     model.fit(thyroid[0][:286], epochs=1, batch_size=256, drop_remainder=True, verbose=0)
     # Fewer rows than the batch: one batch of every row (it used to leave Keras no batch at all).
     history = model.fit(thyroid[0][:140], epochs=2, batch_size=256, drop_remainder=True, verbose=0)

@@ -22,9 +22,23 @@ def far_rows(n=100, seed=1):
 @pytest.fixture(scope="module")
 def fitted():
     keras.utils.set_random_seed(0)
-    model = ks.DOPING(input_shape=(4,), autoencoder=tiny_aae(), seed=0)
+    model = ks.DOPING(input_shape=(4,), autoencoder=tiny_aae(), seed=0, preset="paper")
     model.fit(plane_data(), epochs=60, batch_size=100, verbose=0)
     return model
+
+
+def test_default_preset_scores_with_nearest_neighbours_and_round_trips(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = ks.DOPING(input_shape=(4,), autoencoder=tiny_aae(), seed=0)
+    model.fit(plane_data(), epochs=5, batch_size=100, verbose=0)
+    assert isinstance(model.detector, ks.NearestNeighborScorer)
+    x = np.concatenate([plane_data(50, seed=3), far_rows(50)])
+    scores = model.predict(x, verbose=0)
+    assert metrics.roc_auc(np.r_[np.zeros(50), np.ones(50)], scores) > 0.95
+    model.save(tmp_path / "knn.keras")
+    restored = keras.saving.load_model(tmp_path / "knn.keras")
+    assert restored.preset == "default" and isinstance(restored.detector, ks.NearestNeighborScorer)
+    np.testing.assert_allclose(restored.predict(x, verbose=0), scores, atol=1e-5)
 
 
 def test_augment_returns_the_requested_rows_inside_the_data_range(fitted):

@@ -31,6 +31,24 @@ CRITIC_UNITS = (40, 20, 10, 5)
 LEAKY_SLOPE = 0.3  # Keras' LeakyReLU default; the paper names no slope
 
 
+PAPER = dict(
+    aae_epochs=100,
+    activations="decoder",
+    alarm_units=ALARM_UNITS,
+    generator="gan",
+    noise_dim=8,
+    sigma=2.0,
+    lambda_normal=2.0,
+    lambda_generated=2.0,
+    clip="weights",
+    clip_value=0.01,
+    dropout=0.1,
+    learning_rate=1e-4,
+    weight_averaging=0.0,
+)
+# The label-free default recipe (see the class docstring).
+DEFAULT_RECIPE = dict(clip="gradient_norm", weight_averaging=0.99)
+
 IMAGE_FILTERS = (32, 16, 8)  # Table 1, images: 32C3-16C3-8C3, code 16C3
 IMAGE_CODE = 16
 IMAGE_DISCRIMINATOR = CRITIC_UNITS  # §4.1: the AAE's discriminator is 40-20-10-5 for all data sets
@@ -78,6 +96,13 @@ def set_trainable(layer: keras.Layer, value: bool) -> None:
 class DA3D(AnomalyDetector):
     """DA3D anomaly detector.
 
+    Presets (``preset=``; any argument passed explicitly overrides its preset value):
+
+    - ``"paper"``: §4.1 (generator + critic with weight clipping at 0.01).
+    - ``"authors_code"``: the code clips the critic's gradient norm instead.
+    - ``"default"``: the code's gradient-norm clipping (the weight-clipped critic
+      stayed inert) and Polyak-averaged alarm weights for scoring.
+
     Args:
         input_shape: ``(d,)`` or ``(H, W, C)``; the default autoencoder is chosen from it.
         autoencoder: the `AdversarialAutoencoder` to pretrain on normal data and then
@@ -103,50 +128,71 @@ class DA3D(AnomalyDetector):
         clip_value: 0.01.
         dropout: dropout between the layers of alarm, generator and critic (0.1).
         learning_rate: Adam learning rate of every network (1e-4).
+        weight_averaging: momentum of the moving average of the alarm's weights used
+            for scoring (0: off).
         seed: seed of the noise draws.
+        preset: ``"default"``, ``"paper"`` or ``"authors_code"`` (see above).
 
     ``fit(x, y)`` accepts y = 1 for known anomalies (the labelled setting of A3):
     they join the anomalous side of eq. (1) and are left out of AAE pretraining.
     """
 
     supports_known_anomalies = True
+    preset_names = ("default", "paper", "authors_code")
     loss_names = ("alarm_loss", "generator_loss", "critic_loss")
 
     def __init__(
         self,
         input_shape,
         autoencoder=None,
-        aae_epochs=100,
-        activations="decoder",
-        alarm_units=ALARM_UNITS,
-        generator="gan",
-        noise_dim=8,
-        sigma=2.0,
-        lambda_normal=2.0,
-        lambda_generated=2.0,
-        clip="weights",
-        clip_value=0.01,
-        dropout=0.1,
-        learning_rate=1e-4,
+        aae_epochs=None,
+        activations=None,
+        alarm_units=None,
+        generator=None,
+        noise_dim=None,
+        sigma=None,
+        lambda_normal=None,
+        lambda_generated=None,
+        clip=None,
+        clip_value=None,
+        dropout=None,
+        learning_rate=None,
+        weight_averaging=None,
         seed=None,
+        preset="default",
         **kwargs,
     ):
-        super().__init__(input_shape, seed=seed, **kwargs)
+        super().__init__(input_shape, seed=seed, preset=preset, **kwargs)
+        settings = self.apply_preset(
+            aae_epochs=aae_epochs,
+            activations=activations,
+            alarm_units=alarm_units,
+            generator=generator,
+            noise_dim=noise_dim,
+            sigma=sigma,
+            lambda_normal=lambda_normal,
+            lambda_generated=lambda_generated,
+            clip=clip,
+            clip_value=clip_value,
+            dropout=dropout,
+            learning_rate=learning_rate,
+            weight_averaging=weight_averaging,
+        )
         if isinstance(autoencoder, dict):
             autoencoder = keras.saving.deserialize_keras_object(autoencoder)
         self.autoencoder = autoencoder if autoencoder is not None else default_autoencoder(input_shape, seed)
-        self.aae_epochs = int(aae_epochs)
-        self.activations = activations
-        self.alarm_units = tuple(int(u) for u in alarm_units)
-        self.generator_kind = generator
-        self.noise_dim = int(noise_dim)
-        self.sigma = float(sigma)
-        self.lambda_normal = float(lambda_normal)
-        self.lambda_generated = float(lambda_generated)
-        self.clip = clip
-        self.clip_value = float(clip_value)
-        self.dropout = float(dropout)
-        self.learning_rate = float(learning_rate)
+        self.aae_epochs = int(settings["aae_epochs"])
+        self.activations = settings["activations"]
+        self.alarm_units = tuple(int(u) for u in settings["alarm_units"])
+        self.generator_kind = settings["generator"]
+        self.noise_dim = int(settings["noise_dim"])
+        self.sigma = float(settings["sigma"])
+        self.lambda_normal = float(settings["lambda_normal"])
+        self.lambda_generated = float(settings["lambda_generated"])
+        self.clip = settings["clip"]
+        self.clip_value = float(settings["clip_value"])
+        self.dropout = float(settings["dropout"])
+        self.learning_rate = float(settings["learning_rate"])
         self._check_arguments()
         # The AAE is trained by its own fit (pretraining) and frozen for DA3D's.
         set_trainable(self.autoencoder, False)
@@ -160,7 +206,19 @@ class DA3D(AnomalyDetector):
             with keras.name_scope("critic"):
                 self.critic = self._leaky_mlp(self.latent_dim, CRITIC_UNITS, 1, "critic")
         self.pretrained = self.add_weight(shape=(), initializer="zeros", trainable=False, name="pretrained")
+        self.build_weight_averages(settings["weight_averaging"])
         self.built = True
+
+    def preset_values(self, preset):
+        values = dict(PAPER)
+        if preset == "authors_code":  # the authors' code clips the critic's gradient norm, not its weights
+            values["clip"] = "gradient_norm"
+        if preset == "default":
+            values.update(DEFAULT_RECIPE)
+        return values
+
+    def averaged_networks(self):
+        return [self.alarm]
 
     def _check_arguments(self):
         if not isinstance(self.autoencoder, AdversarialAutoencoder):
@@ -355,6 +413,7 @@ class DA3D(AnomalyDetector):
                 "clip_value": self.clip_value,
                 "dropout": self.dropout,
                 "learning_rate": self.learning_rate,
+                "weight_averaging": self.weight_averaging,
             }
         )
         return config

@@ -17,7 +17,7 @@ from sklearn.ensemble import IsolationForest
 
 from keras_synthad.augmentation import check_count, draw_indices_and_weights, inter_nn
 from keras_synthad.detector import AnomalyDetector
-from keras_synthad.downstream import EstimatorScorer, IsolationForestScorer
+from keras_synthad.downstream import EstimatorScorer, IsolationForestScorer, NearestNeighborScorer
 from keras_synthad.methods.aae import AdversarialAutoencoder
 from keras_synthad.validation import check_features, invalid_argument, is_array_like
 
@@ -36,13 +36,15 @@ def as_downstream(detector, seed=None) -> keras.layers.Layer:
     """Wrap DOPING's `detector` argument into a scoring layer (see `keras_synthad.downstream`)."""
     if detector is None or (isinstance(detector, str) and detector == "iforest"):
         return IsolationForestScorer(random_state=seed)
+    if isinstance(detector, str) and detector == "knn":
+        return NearestNeighborScorer(random_state=seed)
     if isinstance(detector, IsolationForest):
         params = detector.get_params()
         return IsolationForestScorer(
             **{k: params[k] for k in ("n_estimators", "max_samples", "max_features", "bootstrap", "random_state")}
         )
     if isinstance(detector, keras.layers.Layer):
-        if not isinstance(detector, (AnomalyDetector, IsolationForestScorer, EstimatorScorer)):
+        if not isinstance(detector, (AnomalyDetector, IsolationForestScorer, NearestNeighborScorer, EstimatorScorer)):
             raise ValueError(
                 "Invalid value received for argument `detector`. A Keras detector must be a "
                 f"keras_synthad method. Received: detector={detector!r}"
@@ -50,7 +52,9 @@ def as_downstream(detector, seed=None) -> keras.layers.Layer:
         return detector
     if hasattr(detector, "fit"):
         return EstimatorScorer(detector)
-    raise invalid_argument("detector", detector, '"iforest", a scikit-learn/PyOD estimator or a keras_synthad method')
+    raise invalid_argument(
+        "detector", detector, '"knn", "iforest", a scikit-learn/PyOD estimator or a keras_synthad method'
+    )
 
 
 @keras.saving.register_keras_serializable(package="keras_synthad")
@@ -63,11 +67,13 @@ class DOPING(AnomalyDetector):
             (2 x 1000 ReLU networks, linear decoder output, 2-D Gaussian prior with
             standard deviation 10, Adam 1e-4).
         detector: the downstream detector trained on ``x`` plus the synthetic rows:
-            ``"iforest"`` (default, scikit-learn's IsolationForest, scored inside the
+            ``"iforest"`` (the paper's, scikit-learn's IsolationForest, scored inside the
             Keras graph and exportable), a scikit-learn `IsolationForest` with your
             parameters, any other scikit-learn/PyOD estimator (scored in numpy; saved
             as a pickle that only ``load_model(..., safe_mode=False)`` reads back), or
-            any keras_synthad method.
+            any keras_synthad method; or ``"knn"``, the k-nearest-neighbour distance
+            (`NearestNeighborScorer`, k = 5, also scored in the graph). ``None``: the
+            preset's (``"default"``: ``"knn"``; ``"paper"``: ``"iforest"``).
         synthetic_fraction: synthetic rows per training row (§VI: 0.1).
         edge_std: beta = mean + ``edge_std`` x std of the training codes' norms (3).
         edge_percentile: alpha = this percentile of the norms below beta (90).
@@ -91,14 +97,16 @@ class DOPING(AnomalyDetector):
         self,
         input_shape,
         autoencoder=None,
-        detector="iforest",
+        detector=None,
         synthetic_fraction=0.1,
         edge_std=3.0,
         edge_percentile=90.0,
         seed=None,
+        preset="default",
         **kwargs,
     ):
-        super().__init__(input_shape, seed=seed, **kwargs)
+        super().__init__(input_shape, seed=seed, preset=preset, **kwargs)
+        detector = self.apply_preset(detector=detector)["detector"]
         self.synthetic_fraction = float(synthetic_fraction)
         self.edge_std = float(edge_std)
         self.edge_percentile = float(edge_percentile)
@@ -123,6 +131,11 @@ class DOPING(AnomalyDetector):
             shape=(2,), initializer=keras.initializers.Constant(np.nan), trainable=False, name="edge_bounds"
         )
         self.built = True
+
+    def preset_values(self, preset):
+        # The default recipe swaps the paper's forest for k-NN, the strongest classical
+        # detector when training on normal rows (DTE, Livernoche et al., 2024).
+        return {"detector": "knn" if preset == "default" else "iforest"}
 
     # --- training -------------------------------------------------------------------------
 
@@ -240,4 +253,4 @@ class DOPING(AnomalyDetector):
         for key in ("autoencoder", "detector"):
             if isinstance(config.get(key), dict):
                 config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
+        return super().from_config(config)
