@@ -156,16 +156,24 @@ def evaluate(name, x_train, x_test, y_test, seed, args, keep_scores: bool, param
     return row
 
 
+SETTINGS = ("contamination", "steps", "max_train", "max_test")
+
+
+def add_protocol_arguments(parser) -> None:
+    """The split, budget and threshold settings (``SETTINGS``) shared with `benchmarks.tune`."""
+    parser.add_argument("--contamination", type=float, default=0.05)
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--max-train", type=int, default=4000)
+    parser.add_argument("--max-test", type=int, default=20000)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="all", help="comma-separated ADBench names, or 'all'")
     parser.add_argument("--methods", default=",".join(OURS + PEERS))
     parser.add_argument("--seeds", default="0-2")
     parser.add_argument("--pollution", default="0,0.01")
-    parser.add_argument("--contamination", type=float, default=0.05)
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--max-train", type=int, default=4000)
-    parser.add_argument("--max-test", type=int, default=20000)
+    add_protocol_arguments(parser)
     parser.add_argument("--keep-scores", default="thyroid")
     parser.add_argument("--output-dir", default="benchmarks/results/peers")
     args = parser.parse_args(argv)
@@ -213,7 +221,7 @@ def main(argv=None) -> None:
                         "test_rows": len(x_test),
                         "test_anomaly_ratio": float(np.mean(y_test)),
                         "features": int(x.shape[1]),
-                        "settings": {k: getattr(args, k) for k in ("contamination", "steps", "max_train", "max_test")},
+                        "settings": {k: getattr(args, k) for k in SETTINGS},
                         "test_labels": y_test.astype(int).tolist() if dataset == args.keep_scores else None,
                         "results": rows,
                     },

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import environment, parse_seeds, write_json
-from benchmarks.peers import TUNING_TABLES, evaluate, split
+from benchmarks.peers import SETTINGS, TUNING_TABLES, add_protocol_arguments, evaluate, split
 from keras_synthad.data import load_adbench
 from keras_synthad.data.paths import data_dir
 
@@ -41,10 +41,7 @@ def main(argv=None) -> None:
     parser.add_argument("--params", default="{}", help="JSON constructor overrides on the default preset")
     parser.add_argument("--tables", default=",".join(TUNING_TABLES))
     parser.add_argument("--seeds", default="0")
-    parser.add_argument("--contamination", type=float, default=0.05)
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--max-train", type=int, default=4000)
-    parser.add_argument("--max-test", type=int, default=20000)
+    add_protocol_arguments(parser)
     parser.add_argument("--output-dir", default="benchmarks/results/tuning")
     args = parser.parse_args(argv)
     tables = args.tables.split(",")
@@ -71,7 +68,7 @@ def main(argv=None) -> None:
             "environment": environment(),
             "method": args.method,
             "params": params,
-            "settings": {k: getattr(args, k) for k in ("contamination", "steps", "max_train", "max_test")},
+            "settings": {k: getattr(args, k) for k in SETTINGS},
             "mean_auroc": mean,
             "results": rows,
         },

@@ -205,3 +205,23 @@ def test_contamination_sweep():
     assert 0.5 < sweep["sweep_auc"] <= 1.0
     with pytest.raises(ValueError, match="contaminations"):
         metrics.contamination_sweep(train_scores, test_scores, y, [0.0, 0.5])
+
+
+@pytest.mark.parametrize("method", ["largest", "mean"])
+def test_nearest_neighbor_scorer_equals_pyods_knn(method):
+    from pyod.models.knn import KNN
+
+    rng = np.random.default_rng(0)
+    train, test = rng.uniform(size=(300, 5)).astype("float32"), rng.uniform(size=(40, 5)).astype("float32")
+    scorer = ks.NearestNeighborScorer(n_neighbors=5, method=method).fit(train)
+    expected = KNN(n_neighbors=5, method=method).fit(train).decision_function(test)
+    np.testing.assert_allclose(scorer.score(test), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_nearest_neighbor_scorer_refuses_bad_settings():
+    with pytest.raises(ValueError, match="argument `n_neighbors`"):
+        ks.NearestNeighborScorer(n_neighbors=0)
+    with pytest.raises(ValueError, match="argument `method`"):
+        ks.NearestNeighborScorer(method="median")
+    with pytest.raises(ValueError, match="more than n_neighbors=5 rows"):
+        ks.NearestNeighborScorer().fit(np.zeros((5, 2), "float32"))

@@ -349,3 +349,18 @@ def test_splits_are_deterministic_and_follow_the_fractions():
     np.testing.assert_array_equal(first, again)
     np.testing.assert_allclose(np.bincount(first) / 20000, [0.5, 0.2, 0.3], atol=0.015)
     assert (split_buckets(20000, fractions, "other") != first).mean() > 0.3  # the salt reshuffles
+
+
+def test_dhag_default_trains_inside_the_pipeline_with_a_short_last_batch(tmp_path):
+    """DHAG's default preset through Transform, Trainer, Evaluator and Pusher; the training split's
+    row count is not known in advance, so its last batch is short (fewer than k = 64 rows)."""
+    csv = tmp_path / "rows.csv"
+    make_frame().to_csv(csv, index=False)
+    cfg = make_config(
+        tmp_path,
+        csv,
+        trainer={"method": "DHAG", "epochs": 10, "batch_size": 100, "args": {"n_perturbators": 2}},
+    )
+    report = run_pipeline(cfg, BEAM, log=lambda line: None)
+    assert report["metrics"]["auroc"] > 0.8, report
+    assert report["blessed"] and report["pushed_version"] == 1, report["reasons"]

@@ -125,8 +125,13 @@ class DHAG(AnomalyDetector):
 
     supports_known_anomalies = True
     preset_names = ("default", "paper", "authors_code")
-    unit_interval_inputs = False  # perturbations live in the code space: any real features (the code z-scores)
     loss_names = ("loss",)
+
+    @property
+    def unit_interval_inputs(self) -> bool:
+        # Perturbations live in the code space, so the paper takes any real features (the
+        # code z-scores); trivial anomalies N(0.5, 1) are only far from data scaled to [0, 1].
+        return self.trivial_weight > 0
 
     def __init__(
         self,
