@@ -148,7 +148,8 @@ def main(argv=None) -> None:
     if not runs:
         raise SystemExit(f"No results in {directory}: run `python -m benchmarks.peers` first.")
     present = {row["method"] for run in runs for row in run["results"]}
-    methods = [m for m in OURS + PEERS if m in present]
+    # Rows of earlier settings (e.g. "DOPING[paper]") after their method's default-preset column.
+    methods = [v for m in OURS + PEERS for v in [m, *sorted(p for p in present if p.startswith(m + "["))] if v in present]
     env = runs[0]["environment"]
     settings = runs[0]["settings"]
     environments = [run["environment"] for run in runs] + [
