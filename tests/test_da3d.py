@@ -88,7 +88,7 @@ def test_known_anomalies_join_the_anomalous_side(thyroid):
     y = np.r_[np.zeros(len(normal)), np.ones(len(anomalies))]
     # The encoder's activations carry more of the input than the 2-D code the
     # decoder's are a function of, so labelled anomalies can be told apart.
-    model = small_da3d(clip="gradient_norm", activations="all")
+    model = small_da3d(clip="gradient_norm", activations="all", preset="paper")
     model.fit(x, y, epochs=30, batch_size=100, verbose=0)
     assert metrics.roc_auc(y, model.predict(x, verbose=0)) > 0.75  # measured .79 (TF) to .99
 

@@ -30,7 +30,7 @@ EXPECTED_FAILURES = {
 
 
 def tiny(**kwargs) -> SynthADDetector:
-    params = {"method_params": TINY, "epochs": 2, "batch_size": 32, "random_state": 0}
+    params = {"method": "FenceGAN", "method_params": TINY, "epochs": 2, "batch_size": 32, "random_state": 0}
     params.update(kwargs)
     return SynthADDetector(**params)
 
