@@ -46,6 +46,9 @@ def table(runs, pollution: float, metric: str, methods) -> tuple[list[str], dict
         if run["pollution"] == pollution:
             for row in run["results"]:
                 values[run["dataset"]][row["method"]].append(row[metric])
+    methods = [m for m in methods if any(values[d][m] for d in values)]
+    # Ranks among the methods run on every table (a partly run method gets none).
+    ranked = [m for m in methods if all(values[d][m] for d in values)]
     lines = [
         "| dataset | seeds | " + " | ".join(methods) + " |",
         "| --- | --- | " + " | ".join("---" for _ in methods) + " |",
@@ -62,9 +65,9 @@ def table(runs, pollution: float, metric: str, methods) -> tuple[list[str], dict
         ]
         seeds = max(len(v) for v in values[dataset].values())
         lines.append(f"| {dataset} | {seeds} | " + " | ".join(cells) + " |")
-        if not np.isnan(means).any():
-            for m, r in zip(methods, rankdata(-np.asarray(means)), strict=True):
-                ranks[m].append(r)
+        ranked_means = [np.mean(values[dataset][m]) for m in ranked]
+        for m, r in zip(ranked, rankdata(-np.asarray(ranked_means)), strict=True):
+            ranks[m].append(r)
     lines.append(
         "| mean rank | | " + " | ".join(f"{np.mean(ranks[m]):.2f}" if ranks[m] else "–" for m in methods) + " |"
     )
@@ -80,6 +83,7 @@ def selection_summary(runs, pollution: float, methods) -> list[str]:
             for row in run["results"]:
                 values[run["dataset"]][row["method"]].append(row["auroc"])
     datasets = sorted(values)
+    methods = [m for m in methods if any(values[d][m] for d in datasets)]
     groups = {
         "tuning tables": [d for d in datasets if d in TUNING_TABLES],
         "untouched tables": [d for d in datasets if d not in TUNING_TABLES],
@@ -202,7 +206,8 @@ def main(argv=None) -> None:
     for run in kept:
         y = np.asarray(run["test_labels"])
         figure, axis = plt.subplots(figsize=(5, 5))
-        for row in run["results"]:
+        scored = [row for row in run["results"] if "test_scores" in row]
+        for row in scored:
             fpr, tpr, _ = roc_curve(y, row["test_scores"])
             axis.plot(fpr, tpr, label=f"{row['method']} ({row['auroc']:.3f})")
         axis.plot([0, 1], [0, 1], "k:", linewidth=0.8)
@@ -212,8 +217,8 @@ def main(argv=None) -> None:
         figure.savefig(directory / f"roc_{run['dataset']}.png", dpi=120)
         plt.close(figure)
         cols = 5
-        figure, axes = plt.subplots(int(np.ceil(len(run["results"]) / cols)), cols, figsize=(14, 5.5))
-        for axis, row in zip(np.ravel(axes), run["results"], strict=False):
+        figure, axes = plt.subplots(int(np.ceil(len(scored) / cols)), cols, figsize=(14, 5.5))
+        for axis, row in zip(np.ravel(axes), scored, strict=False):
             scores = np.asarray(row["test_scores"])
             bins = np.histogram_bin_edges(scores, bins=40)
             axis.hist(scores[y == 0], bins=bins, alpha=0.6, density=True, label="normal")

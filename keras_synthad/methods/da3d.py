@@ -101,7 +101,9 @@ class DA3D(AnomalyDetector):
     - ``"paper"``: §4.1 (generator + critic with weight clipping at 0.01).
     - ``"authors_code"``: the code clips the critic's gradient norm instead.
     - ``"default"``: the code's gradient-norm clipping (the weight-clipped critic
-      stayed inert) and Polyak-averaged alarm weights for scoring.
+      stayed inert) and Polyak-averaged alarm weights for scoring. Not tuned: on the
+      peer benchmark's tuning tables (seed 0, about 1,000 steps) mean AUROC .803 against
+      .772 with the paper's preset (IForest .911).
 
     Args:
         input_shape: ``(d,)`` or ``(H, W, C)``; the default autoencoder is chosen from it.

@@ -78,7 +78,9 @@ class DHAG(AnomalyDetector):
       range were ranked below normals: AUROC .02 on lymphography, wbc and wine);
       Polyak-averaged encoder and discriminator weights for scoring. Measured on the
       peer benchmark's tuning tables (``benchmarks.peers.TUNING_TABLES``, seed 0, about
-      1,000 steps; ``benchmarks/results/tuning/``).
+      1,000 steps; ``benchmarks/results/tuning/``): mean AUROC .581 with the paper's
+      preset, .472 with the code's settings alone, .854 with this recipe (IForest .911);
+      on all 27 ADBench tables, 3 seeds, .768 against IForest's .812 (.554 before).
 
     Args:
         input_shape: ``(d,)`` (MLP encoder, 1-D CNN perturbators) or ``(H, W, C)``
