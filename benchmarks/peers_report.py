@@ -153,7 +153,9 @@ def main(argv=None) -> None:
         raise SystemExit(f"No results in {directory}: run `python -m benchmarks.peers` first.")
     present = {row["method"] for run in runs for row in run["results"]}
     # Rows of earlier settings (e.g. "DOPING[paper]") after their method's default-preset column.
-    methods = [v for m in OURS + PEERS for v in [m, *sorted(p for p in present if p.startswith(m + "["))] if v in present]
+    methods = [
+        v for m in OURS + PEERS for v in [m, *sorted(p for p in present if p.startswith(m + "["))] if v in present
+    ]
     env = runs[0]["environment"]
     settings = runs[0]["settings"]
     environments = [run["environment"] for run in runs] + [
