@@ -130,6 +130,12 @@ class AnomalyDetector(keras.Model):
         config.setdefault("preset", LEGACY_PRESET)
         return cls(**config)
 
+    # --- trivial anomalies (DA3D's eq. 1; a stabiliser of the other defaults) -------
+
+    def sample_trivial_anomalies(self, shape):
+        """Rows drawn from ``N(0.5, 1)``: far from data scaled to [0, 1], hence anomalous."""
+        return keras.random.normal(shape, mean=0.5, stddev=1.0, seed=self.seed_generator)
+
     # --- weight averaging (a label-free stabiliser) -------------------------------
 
     def averaged_networks(self) -> list:

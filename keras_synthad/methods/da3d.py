@@ -352,7 +352,7 @@ class DA3D(AnomalyDetector):
         n = ops.shape(x)[0]
         labels = ops.zeros((n,)) if y is None else ops.reshape(ops.cast(y, "float32"), (-1,))
         # Sample trivial anomalies n_x ~ N(.5, 1), wide codes n_h ~ N(0, sigma^2), generator noise.
-        trivial = keras.random.normal(ops.shape(x), mean=0.5, stddev=1.0, seed=self.seed_generator)
+        trivial = self.sample_trivial_anomalies(ops.shape(x))
         wide_codes = self.sample_wide_codes(n)
         logs = {}
         if self.generator_kind == "simple":

@@ -278,29 +278,23 @@ class DHAG(AnomalyDetector):
         return [self.encoder, self.discriminator]
 
     def default_optimizers(self):
-        if self.preset == "paper":
-            return {
-                "encoder": keras.optimizers.Adam(self.learning_rate),
-                "perturbators": keras.optimizers.Adam(self.learning_rate),
-                "discriminator": keras.optimizers.Adam(self.discriminator_learning_rate),
-            }
-        if self.preset == "authors_code":  # AMSGrad; benchmarks.dhag_table2 adds the code's epoch milestones
-            return {
-                "encoder": keras.optimizers.Adam(self.learning_rate, amsgrad=True),
-                "perturbators": keras.optimizers.Adam(self.learning_rate, amsgrad=True),
-                "discriminator": keras.optimizers.Adam(self.discriminator_learning_rate, amsgrad=True),
-            }
+        """Adam at eta_1 / eta_2 ("paper"); AMSGrad ("authors_code": benchmarks.dhag_table2 adds
+        the code's epoch milestones); AMSGrad with milestones in steps ("default")."""
 
-        def decayed(rate, factors):  # milestones in steps: the same schedule on 150 or 50,000 rows
+        def rate(value, factors):
+            if self.preset != "default":
+                return value
+            # Milestones in steps: the same schedule on 150 or 50,000 rows.
             return keras.optimizers.schedules.PiecewiseConstantDecay(
-                list(DEFAULT_MILESTONES), [rate, rate * factors[0], rate * factors[1]]
+                list(DEFAULT_MILESTONES), [value, value * factors[0], value * factors[1]]
             )
 
+        amsgrad = self.preset != "paper"
         return {
-            "encoder": keras.optimizers.Adam(decayed(self.learning_rate, (0.1, 0.01)), amsgrad=True),
-            "perturbators": keras.optimizers.Adam(decayed(self.learning_rate, (0.1, 0.01)), amsgrad=True),
+            "encoder": keras.optimizers.Adam(rate(self.learning_rate, (0.1, 0.01)), amsgrad=amsgrad),
+            "perturbators": keras.optimizers.Adam(rate(self.learning_rate, (0.1, 0.01)), amsgrad=amsgrad),
             "discriminator": keras.optimizers.Adam(
-                decayed(self.discriminator_learning_rate, (0.01, 0.001)), amsgrad=True
+                rate(self.discriminator_learning_rate, (0.01, 0.001)), amsgrad=amsgrad
             ),
         }
 
@@ -319,10 +313,6 @@ class DHAG(AnomalyDetector):
         """The perturbators' noise channel, U[0, 1): one value per row (tabular) or per pixel (images)."""
         shape = (ops.shape(x)[0], 1) if self.data_kind == "tabular" else (*ops.shape(x)[:3], 1)
         return keras.random.uniform(shape, seed=self.seed_generator)
-
-    def sample_trivial(self, shape):
-        """Trivial anomalies ``N(0.5, 1)`` in the input space, as the encoder sees them."""
-        return self.inputs_of(keras.random.normal(shape, mean=0.5, stddev=1.0, seed=self.seed_generator))
 
     def perturbations(self, x, noises, training=True) -> list:
         """eps_l ~ g_psi_l(x) for every perturbator: L tensors of shape (m, latent_dim)."""
@@ -373,7 +363,8 @@ class DHAG(AnomalyDetector):
         known = None if y is None else ops.reshape(ops.cast(y, "float32"), (-1,))
         # One noise channel per perturbator: eps_l ~ g_psi_l(x).
         noises = [self.sample_noise(x) for _ in self.perturbators]
-        trivial = self.sample_trivial(ops.shape(x)) if self.trivial_weight else None
+        # Trivial anomalies in the input space, as the encoder sees them.
+        trivial = self.inputs_of(self.sample_trivial_anomalies(ops.shape(x))) if self.trivial_weight else None
         if self.objective == "minimize":
             # Algorithm 1: theta, psi (eta_1) and phi (eta_2) step on the gradient of L_total.
             loss = self.update_roles(
@@ -401,7 +392,7 @@ class DHAG(AnomalyDetector):
         x, y = self.check_fit_inputs(x, y, kwargs)
         if self.normalizer is not None and not float(ops.convert_to_numpy(self.adapted)):
             self.adapt_normalizer(x if y is None or not hasattr(x, "shape") else x[np.asarray(y) == 0])
-        if drop_remainder and hasattr(x, "shape"):
+        if drop_remainder and hasattr(x, "shape") and x.shape[0] % int(kwargs.get("batch_size") or 32):
             batch_size = int(kwargs.pop("batch_size", None) or 32)
             kwargs.pop("shuffle", None)
             # Fewer rows than batch_size: one batch of all rows, as Keras makes without drop_remainder.

@@ -328,7 +328,7 @@ class FenceGAN(AnomalyDetector):
         fake_logits = self.discriminator(generated, training=True)
         loss = losses.weighted_discriminator_loss(real_logits, fake_logits, self.gamma)
         if self.trivial_weight:
-            trivial = keras.random.normal(ops.shape(x), mean=0.5, stddev=1.0, seed=self.seed_generator)
+            trivial = self.sample_trivial_anomalies(ops.shape(x))
             loss = loss + self.trivial_weight * losses.fake_term(self.discriminator(trivial, training=True))
         return loss
 
