@@ -14,18 +14,18 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/synthad pipeline run
+	$(BIN)/python pipelines/local_runner.py kddcup99_sample
 
 test: $(VENV)/.installed
-	$(BIN)/ruff check keras_synthad tests benchmarks examples
+	$(BIN)/ruff check keras_synthad pipelines tests benchmarks examples
 	@for backend in $(BACKENDS); do \
 		echo "=== KERAS_BACKEND=$$backend"; \
-		KERAS_BACKEND=$$backend $(BIN)/pytest -q || exit 1; \
+		KERAS_BACKEND=$$backend $(BIN)/pytest -q -n 2 --dist loadfile || exit 1; \
 	done
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check keras_synthad tests benchmarks examples
-	$(BIN)/ruff format --check keras_synthad tests benchmarks examples
+	$(BIN)/ruff check keras_synthad pipelines tests benchmarks examples
+	$(BIN)/ruff format --check keras_synthad pipelines tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) synthad_output

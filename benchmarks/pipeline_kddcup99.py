@@ -1,6 +1,6 @@
 """KDD Cup 99 (494,021 rows) through the whole pipeline with Fence GAN, then Beam batch scoring of every row.
 
-Runs `benchmarks/configs/kddcup99.toml` (outputs under ``--workdir``), records each
+Runs the user-level pipeline `pipelines/kddcup99/config.toml` (outputs under ``--workdir``), records each
 component's wall time and the Evaluator's metrics, then scores the full file (a copy
 with a header row) with ``synthad score --model`` on the DirectRunner with
 ``--direct_num_workers`` workers, and records rows/s.
@@ -20,7 +20,7 @@ from pathlib import Path
 from benchmarks.common import environment, write_json
 from keras_synthad.pipelines import batch_scoring, config, run_pipeline
 
-CONFIG = Path(__file__).parent / "configs" / "kddcup99.toml"
+CONFIG = Path(__file__).parents[1] / "pipelines" / "kddcup99" / "config.toml"
 TIMING = re.compile(r"^\[(\w+)\] .*\((\d+\.\d)s, execution \d+\)$")
 
 
@@ -53,9 +53,7 @@ def main() -> None:
     report = run_pipeline(cfg, [f"--runner={args.runner}"], log=log)
     pipeline_seconds = time.perf_counter() - start
 
-    names = [
-        n.strip() for n in (CONFIG.parent / "../../../shared/data/kddcup99/columns.txt").resolve().read_text().split()
-    ]
+    names = list(cfg.data.column_names)
     headered = work / "kddcup99_with_header.csv"
     with gzip.open(cfg.data.input, "rt") as source, open(headered, "w") as target:
         target.write(",".join(names) + "\n")

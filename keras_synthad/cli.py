@@ -9,9 +9,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from importlib import resources
 from pathlib import Path
 
-DEFAULT_CONFIG = Path(__file__).parent / "pipelines" / "configs" / "kddcup99_sample.toml"
+DEFAULT_CONFIG = "kddcup99_sample.toml"  # package data of keras_synthad.pipelines.configs
+
+
+def default_config() -> Path:
+    """The embedded main job's config, where the installed package keeps it."""
+    return Path(str(resources.files("keras_synthad.pipelines") / "configs" / DEFAULT_CONFIG))
 
 
 def _quiet_google_warnings() -> None:
@@ -26,7 +32,7 @@ def _pipeline_run(args) -> int:
     from keras_synthad.pipelines import DataValidationError, load, run_pipeline
     from keras_synthad.pipelines.report import format_report
 
-    config = load(args.config)
+    config = load(args.config or default_config())
     try:
         report = run_pipeline(config, args.beam_args)
     except DataValidationError as err:
@@ -106,18 +112,6 @@ def _batch_score(args) -> int:
     return 0
 
 
-def _benchmark(args) -> int:
-    try:
-        from benchmarks import peers
-    except ImportError:
-        raise SystemExit(
-            "synthad benchmark runs from a source checkout: the benchmarks/ folder (beside keras_synthad/) is "
-            "not part of the installed package."
-        ) from None
-    peers.main(args.beam_args)
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="synthad", description="Anomaly detection from synthetic anomalies (Keras 3)."
@@ -135,17 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate, transform, train, evaluate and push (any further flags go to Beam, e.g. --runner, "
         "--direct_num_workers)",
     )
-    run.add_argument(
-        "--config", default=str(DEFAULT_CONFIG), help="a TOML pipeline config (default: the embedded KDD Cup 99 sample)"
-    )
+    run.add_argument("--config", help="a TOML pipeline config (default: the embedded KDD Cup 99 sample)")
     run.set_defaults(handler=_pipeline_run, takes_beam_args=True)
-    benchmark = commands.add_parser(
-        "benchmark",
-        help="every method against PyOD on the ADBench tables (benchmarks/peers.py; its flags, e.g. --datasets, "
-        "--seeds, --methods, pass through)",
-        add_help=False,  # --help goes to the benchmark itself
-    )
-    benchmark.set_defaults(handler=_benchmark, takes_beam_args=True)
     export = commands.add_parser(
         "export", help="write a calibrated .keras model as the next SavedModel version for TF Serving; prints it"
     )

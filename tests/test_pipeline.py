@@ -73,13 +73,31 @@ def make_config(tmp: Path, csv: Path, **overrides) -> config.PipelineConfig:
     return config.from_dict(raw, here=tmp)
 
 
+USER_TRANSFORM = """
+import tensorflow as tf
+import tensorflow_transform as tft
+
+
+def zscore_fn(inputs):
+    outputs = {}
+    for name, column in inputs.items():
+        if column.dtype == tf.string:
+            index = tft.compute_and_apply_vocabulary(column, num_oov_buckets=1, vocab_filename=name)
+            outputs[name + "_xf"] = tf.one_hot(index, 4)
+        else:
+            outputs[name + "_xf"] = tf.sigmoid(tft.scale_to_z_score(tf.cast(column, tf.float32)))  # (0, 1)
+    return outputs
+"""
+
+
 @pytest.fixture(scope="module")
 def pushed(tmp_path_factory):
-    """One complete run that pushes version 1."""
+    """One complete run that pushes version 1, with the user's own preprocessing_fn (sigmoid of z-scores)."""
     tmp = tmp_path_factory.mktemp("pipeline")
     csv = tmp / "rows.csv"
     make_frame().to_csv(csv, index=False)
-    cfg = make_config(tmp, csv)
+    (tmp / "user_transform.py").write_text(USER_TRANSFORM)
+    cfg = make_config(tmp, csv, transform={"module_file": "user_transform.py", "preprocessing_fn": "zscore_fn"})
     report = run_pipeline(cfg, BEAM, log=lambda line: None)
     return cfg, report, csv
 
@@ -99,6 +117,29 @@ def test_run_pushes_a_servable_model_with_lineage(pushed):
     ids = {component: execution_id for component, _, execution_id in runs}
     for component, output in [("ExampleGen", "examples"), ("Transform", "transform_graph"), ("Trainer", "model")]:
         assert (cfg.root / component / output / str(ids[component])).is_dir()  # <root>/<Component>/<output>/<id>/
+
+
+def test_the_users_preprocessing_fn_transforms_every_split(pushed):
+    cfg, _, _ = pushed
+    [transformed] = (cfg.root / "Transform" / "transformed_examples").iterdir()
+    rows = examples.decode(examples.read(transformed, "train"))
+    for name in ("rate_xf", "size_xf", "count_xf"):  # z-scores on the training split, not min-max
+        z = np.log(rows[name] / (1 - rows[name]))
+        assert abs(np.mean(z)) < 1e-3 and abs(np.std(z) - 1) < 1e-2
+
+
+def test_a_preprocessing_fn_without_every_column_is_named(tmp_path):
+    from keras_synthad.pipelines import transform
+
+    module = tmp_path / "partial.py"
+    module.write_text("def preprocessing_fn(inputs):\n    return {'rate_xf': inputs['rate']}\n")
+    with pytest.raises(ConfigError, match=r"\[transform\] module_file .* does not exist|not an existing"):
+        make_config(tmp_path, tmp_path / "rows.csv", transform={"module_file": "missing.py"})
+    fn = transform.user_preprocessing_fn(config.TransformConfig(module, "preprocessing_fn"), ["rate", "size"])
+    with pytest.raises(ConfigError, match=r"missing \['size_xf'\]"):
+        fn({"rate": 1.0, "size": 2.0})
+    with pytest.raises(ConfigError, match="defines no function nope"):
+        transform.user_preprocessing_fn(config.TransformConfig(module, "nope"), ["rate"])
 
 
 def test_served_scores_equal_the_trainers_scores_on_raw_rows(pushed):
@@ -364,3 +405,39 @@ def test_dhag_default_trains_inside_the_pipeline_with_a_short_last_batch(tmp_pat
     report = run_pipeline(cfg, BEAM, log=lambda line: None)
     assert report["metrics"]["auroc"] > 0.8, report
     assert report["blessed"] and report["pushed_version"] == 1, report["reasons"]
+
+
+@tf_only
+def test_the_user_pipelines_load_and_the_samples_transform_is_the_librarys(tmp_path):
+    """pipelines/<name>/config.toml load; the sample's own preprocessing.py equals the built-in Transform."""
+    import tensorflow as tf
+    import tensorflow_transform.beam as tft_beam
+    from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+    from keras_synthad.pipelines import transform
+
+    root = Path(__file__).parents[1] / "pipelines"
+    configs = {p.parent.name: config.load(p) for p in root.glob("*/config.toml")}
+    assert {"kddcup99_sample", "kddcup99"} <= set(configs)
+    sample = configs["kddcup99_sample"]
+    assert sample.data.input.is_file() and sample.transform.module_file.is_file()
+    rows = [{"proto": p, "rate": r} for p, r in [("tcp", 1.0), ("udp", 3.0), ("tcp", 5.0), ("icmp", 2.0)]]
+    metadata = dataset_metadata.DatasetMetadata(
+        schema_utils.schema_from_feature_spec(
+            {"proto": tf.io.FixedLenFeature([], tf.string), "rate": tf.io.FixedLenFeature([], tf.float32)}
+        )
+    )
+    fns = {
+        "library": transform.preprocessing_fn_for(["proto"], ["rate"]),
+        "user": transform.user_preprocessing_fn(sample.transform, ["proto", "rate"]),
+    }
+    out = {}
+    for name, fn in fns.items():
+        with tft_beam.Context(temp_dir=str(tmp_path / name)):
+            (data, _), _ = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(fn)
+        out[name] = data
+    assert len(out["user"]) == 4
+    for user, library in zip(out["user"], out["library"]):
+        assert set(user) == {"proto_xf", "rate_xf"}
+        for key in user:
+            np.testing.assert_allclose(user[key], library[key])

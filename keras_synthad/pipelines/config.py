@@ -1,6 +1,7 @@
 """Pipeline configuration: one TOML file, read into frozen dataclasses with checked values.
 
-Relative input paths (``data.input``, ``data.schema``, ``data.column_names_file``) are
+Relative input paths (``data.input``, ``data.schema``, ``data.column_names_file``,
+``transform.module_file``) are
 resolved against the config file's folder; relative output paths (``pipeline.root``,
 ``pipeline.serving_base``, ``pipeline.metadata``) against the working directory, and
 they default to ``synthad_output/<name>/...``. Every bad value raises `ConfigError`
@@ -39,6 +40,12 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class TransformConfig:
+    module_file: Path | None  # the user's tf.Transform module; None: one-hot + scale_to_0_1
+    preprocessing_fn: str  # the function's name in module_file
+
+
+@dataclass(frozen=True)
 class TrainerConfig:
     method: str
     backend: str
@@ -69,6 +76,7 @@ class PipelineConfig:
     evaluator: EvaluatorConfig
     beam_args: tuple[str, ...]
     source: Path | None = None
+    transform: TransformConfig = TransformConfig(None, "preprocessing_fn")
 
 
 def _get(table: dict, key: str, section: str, kind, default=...):
@@ -176,6 +184,23 @@ def _data(table: dict, here: Path) -> DataConfig:
     )
 
 
+def _transform(table: dict, here: Path) -> TransformConfig:
+    section = "transform"
+    _unknown(table, {"module_file", "preprocessing_fn"}, section)
+    name = _get(table, "preprocessing_fn", section, str, "preprocessing_fn")
+    if not name.isidentifier():
+        raise ConfigError(f"[transform] preprocessing_fn must be a Python function name; received {name!r}.")
+    module = table.get("module_file")
+    if module is None:
+        if "preprocessing_fn" in table:
+            raise ConfigError("[transform] preprocessing_fn needs module_file, the .py file that defines it.")
+        return TransformConfig(None, name)
+    module = (here / _get(table, "module_file", section, str)).resolve()
+    if module.suffix != ".py" or not module.is_file():
+        raise ConfigError(f"[transform] module_file {module} is not an existing .py file.")
+    return TransformConfig(module, name)
+
+
 def _trainer(table: dict) -> TrainerConfig:
     section = "trainer"
     _unknown(
@@ -245,7 +270,7 @@ def _evaluator(table: dict, has_label: bool) -> EvaluatorConfig:
 def from_dict(raw: dict, here: Path | None = None, source: Path | None = None) -> PipelineConfig:
     """A checked `PipelineConfig` from the parsed TOML tables."""
     here = Path.cwd() if here is None else here
-    _unknown(raw, {"pipeline", "data", "trainer", "evaluator", "beam"}, "top level")
+    _unknown(raw, {"pipeline", "data", "transform", "trainer", "evaluator", "beam"}, "top level")
     pipeline = raw.get("pipeline", {})
     _unknown(pipeline, {"name", "root", "metadata", "serving_base"}, "pipeline")
     name = _get(pipeline, "name", "pipeline", str)
@@ -265,6 +290,7 @@ def from_dict(raw: dict, here: Path | None = None, source: Path | None = None) -
         evaluator=_evaluator(raw.get("evaluator", {}), data.label_column is not None),
         beam_args=_strings(beam.get("args", []), "args", "beam") if beam.get("args") else (),
         source=source,
+        transform=_transform(_get(raw, "transform", "top level", dict, {}), here),
     )
 
 

@@ -35,8 +35,8 @@ def run_pipeline(config: PipelineConfig, beam_args=(), log=print) -> dict:
         # statistics against the schema; any anomaly ends the run here, before training
         anomalies = r.run(example_validator.component(statistics, schema, examples, config.data))
         example_validator.stop_on(anomalies, config.data.input)
-        # vocabularies -> one-hot and scale_to_0_1, analysed on train, applied to every split
-        transformed = r.run(transform.component(examples, schema, beam_args))
+        # vocabularies -> one-hot and scale_to_0_1 (or the config's module_file), analysed on train, applied to every split
+        transformed = r.run(transform.component(examples, schema, beam_args, config.transform))
         # the configured method on the configured backend, in its own process; exports the SavedModel
         model = r.run(trainer.component(config, examples, schema, transformed))
         # test-split metrics through the SavedModel; blessed above the floors and the last blessed model

@@ -6,12 +6,18 @@ raw serving requests. A categorical value outside the training vocabulary lands 
 one out-of-vocabulary slot (all zeros in training), so serving a new value is well
 defined. The transformed feature of column ``c`` is ``c_xf``; the model input is
 their concatenation in the input's column order (``transformed_features.json``).
+
+A config's ``[transform] module_file`` replaces that default with the user's own
+``preprocessing_fn(inputs)``, as TFX's Transform takes a module file: it must return
+one ``<column>_xf`` tensor per feature column (z-scores instead of [0, 1], say).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -25,7 +31,7 @@ from tfx_bsl.coders import example_coder
 from tfx_bsl.public import tfxio
 
 from keras_synthad.pipelines import beam_options, examples, schema_gen
-from keras_synthad.pipelines.config import SPLITS
+from keras_synthad.pipelines.config import SPLITS, ConfigError, TransformConfig
 from keras_synthad.pipelines.runner import Component
 
 ORDER_FILE = "transformed_features.json"
@@ -62,26 +68,67 @@ def preprocessing_fn_for(categorical: list[str], numeric: list[str]):
     return preprocessing_fn
 
 
+def user_preprocessing_fn(config: TransformConfig, columns: list[str]):
+    """The ``preprocessing_fn`` of the config's module file, checked to give every ``<column>_xf``."""
+    name = f"synthad_transform_{config.module_file.stem}"
+    spec = importlib.util.spec_from_file_location(name, config.module_file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # Beam pickles the function by reference to its module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:
+        del sys.modules[name]
+        raise ConfigError(f"[transform] module_file {config.module_file} failed to import: {err!r}") from err
+    fn = getattr(module, config.preprocessing_fn, None)
+    if not callable(fn):
+        raise ConfigError(
+            f"[transform] module_file {config.module_file} defines no function {config.preprocessing_fn}."
+        )
+    expected = [transformed_name(c) for c in columns]
+
+    def checked(inputs):
+        outputs = fn(inputs)
+        missing = [name for name in expected if name not in outputs]
+        if missing:
+            raise ConfigError(
+                f"[transform] {config.preprocessing_fn} in {config.module_file} must return one '<column>_xf' per "
+                f"feature column; missing {missing}."
+            )
+        return outputs
+
+    return checked
+
+
 def _encode(batch_and_passthrough):
     return example_coder.RecordBatchToExamplesEncoder().encode(batch_and_passthrough[0])
 
 
 def run(
-    examples_uri: str, schema, examples_props: dict, graph_dir: Path, transformed_dir: Path, beam_args, log
+    examples_uri: str,
+    schema,
+    examples_props: dict,
+    graph_dir: Path,
+    transformed_dir: Path,
+    beam_args,
+    log,
+    config: TransformConfig | None = None,
 ) -> dict:
     categorical = json.loads(examples_props["categorical_columns"])
     numeric = json.loads(examples_props["numeric_columns"])
     columns = [c for c in examples.decode(examples.read(examples_uri, "train")[:1]) if c in categorical + numeric]
     order = [transformed_name(c) for c in columns]
     raw = raw_schema(schema, columns)
+    if config is not None and config.module_file is not None:
+        preprocessing_fn = user_preprocessing_fn(config, columns)
+        log(f"preprocessing_fn: {config.preprocessing_fn} from {config.module_file}")
+    else:
+        preprocessing_fn = preprocessing_fn_for(categorical, numeric)
     temp = tempfile.mkdtemp(prefix="tft-")
     try:
         with beam_options.pipeline(beam_args) as pipeline, tft_beam.Context(temp_dir=temp):
             sources = {s: tfxio.TFExampleRecord(examples.split_pattern(examples_uri, s), schema=raw) for s in SPLITS}
             train = pipeline | "ReadTrain" >> sources["train"].BeamSource()
-            transform_fn = (train, sources["train"].TensorAdapterConfig()) | tft_beam.AnalyzeDataset(
-                preprocessing_fn_for(categorical, numeric)
-            )
+            transform_fn = (train, sources["train"].TensorAdapterConfig()) | tft_beam.AnalyzeDataset(preprocessing_fn)
             _ = transform_fn | tft_beam.WriteTransformFn(str(graph_dir))
             for split in SPLITS:
                 data = train if split == "train" else pipeline | f"Read{split}" >> sources[split].BeamSource()
@@ -108,13 +155,13 @@ def run(
         for name, spec in tft.TFTransformOutput(str(graph_dir)).transformed_feature_spec().items()
         if name in order
     )
-    log(
-        f"{len(categorical)} categorical columns one-hot, {len(numeric)} numeric scaled to [0, 1] -> {width} model inputs"
-    )
+    if config is None or config.module_file is None:
+        log(f"{len(categorical)} categorical columns one-hot, {len(numeric)} numeric scaled to [0, 1]")
+    log(f"{width} model inputs")
     return {"transformed_features": json.dumps(order), "width": width}
 
 
-def component(examples, schema, beam_args) -> Component:
+def component(examples, schema, beam_args, config: TransformConfig | None = None) -> Component:
     def body(out, log):
         properties = run(
             examples.uri,
@@ -124,6 +171,7 @@ def component(examples, schema, beam_args) -> Component:
             out["transformed_examples"],
             beam_args,
             log,
+            config,
         )
         return {"transform_graph": properties, "transformed_examples": properties}
 
