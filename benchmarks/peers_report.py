@@ -35,6 +35,12 @@ PAPER_DATASETS = {
 }
 
 
+def column_order(runs) -> list[str]:
+    """The methods present, each variant of earlier settings (e.g. "DOPING[paper]") after its method."""
+    present = {row["method"] for run in runs for row in run["results"]}
+    return [v for m in OURS + PEERS for v in [m, *sorted(p for p in present if p.startswith(m + "["))] if v in present]
+
+
 def load(directory: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(directory.glob("*_seed*.json"))]
 
@@ -151,11 +157,7 @@ def main(argv=None) -> None:
     runs = load(directory)
     if not runs:
         raise SystemExit(f"No results in {directory}: run `python -m benchmarks.peers` first.")
-    present = {row["method"] for run in runs for row in run["results"]}
-    # Rows of earlier settings (e.g. "DOPING[paper]") after their method's default-preset column.
-    methods = [
-        v for m in OURS + PEERS for v in [m, *sorted(p for p in present if p.startswith(m + "["))] if v in present
-    ]
+    methods = column_order(runs)
     env = runs[0]["environment"]
     settings = runs[0]["settings"]
     environments = [run["environment"] for run in runs] + [

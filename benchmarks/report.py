@@ -1,17 +1,26 @@
-"""Markdown tables of the DOPING, DA3D and DHAG benchmark results and of training speed, for the README.
+"""Writes the tables of `benchmarks/README.md` from the results files, so no number there is pasted.
 
-Usage: ``python -m benchmarks.report`` (reads ``benchmarks/results/{doping,da3d,dhag}_*.json``
-and ``benchmarks/results/speed/*.json``).
+The page marks each table as ``<!-- generated: NAME -->`` ... ``<!-- /generated -->``;
+NAME is a results file (``doping_odds.json``), a group of them (``da3d_table2*.json``,
+``speed/*.json``) or a peer-benchmark summary (``peers/auroc``, ``peers/selection``).
+
+Usage: ``python -m benchmarks.report`` (rewrite the page), ``--check`` (exit 1 if it is
+stale; the tests run this), ``--print`` (every table, to choose where one goes).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
+import sys
+from pathlib import Path
 
 import numpy as np
 
 from benchmarks.common import RESULTS, mean_std
 
+PAGE = Path(__file__).parent / "README.md"
 LABELS = {"iforest": "iForest", "iforest_doping": "iForest + DOPING", "iforest_smote": "iForest + SMOTE variant"}
 
 
@@ -150,7 +159,20 @@ def speed_table(payloads: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def serving_table(payload: dict) -> str:
+    batches = sorted({r["batch"] for r in payload["rows"]})
+    lines = ["| method | " + " | ".join(f"batch {b}" for b in batches) + " |", "| --- |" + " --- |" * len(batches)]
+    for method in dict.fromkeys(r["method"] for r in payload["rows"]):
+        rate = {r["batch"]: r["rows_per_second"] for r in payload["rows"] if r["method"] == method}
+        lines.append(f"| {method} | " + " | ".join(f"{rate[b]:,.0f}" if b in rate else "–" for b in batches) + " |")
+    return "\n".join(lines)
+
+
+def generated_tables() -> dict[str, str]:
+    """Every table `benchmarks/README.md` shows, by region name, rendered from the results files."""
+    from benchmarks import peers_report
+
+    tables = {}
     for name, render in (
         ("doping_synthetic.json", synthetic_table),
         ("doping_synthetic_labeled.json", synthetic_table),
@@ -159,16 +181,57 @@ def main() -> None:
     ):
         path = RESULTS / name
         if path.exists():
-            print(f"{name}\n\n{render(json.loads(path.read_text()))}\n")
+            tables[name] = render(json.loads(path.read_text()))
     for names, payload in dhag_image_runs(sorted(RESULTS.glob("dhag_table1*.json"))):
-        print(f"{' + '.join(names)}\n\n{dhag_image_table(payload)}\n")
+        tables[" + ".join(names)] = dhag_image_table(payload)
     da3d = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("da3d_table2*.json"))]
     if da3d:
-        print(f"da3d_table2*.json\n\n{da3d_table(da3d)}\n")
+        tables["da3d_table2*.json"] = da3d_table(da3d)
     speed = [json.loads(p.read_text()) for p in sorted((RESULTS / "speed").glob("*.json"))]
     if speed:
-        print(f"speed/*.json\n\n{speed_table(speed)}\n")
+        tables["speed/*.json"] = speed_table(speed)
+    if (RESULTS / "serving_throughput.json").exists():
+        tables["serving_throughput.json"] = serving_table(json.loads((RESULTS / "serving_throughput.json").read_text()))
+    runs = peers_report.load(RESULTS / "peers")
+    if runs:
+        methods = peers_report.column_order(runs)
+        tables["peers/auroc"] = "\n".join(peers_report.table(runs, 0.0, "auroc", methods)[0])
+        tables["peers/selection"] = "\n".join(peers_report.selection_summary(runs, 0.0, methods))
+    return tables
+
+
+REGION = re.compile(r"(<!-- generated: (?P<name>[^>]+?) -->\n)(?P<body>.*?)(\n<!-- /generated -->)", re.S)
+
+
+def render_page(text: str, tables: dict[str, str]) -> str:
+    """``text`` with every ``<!-- generated: NAME -->`` region holding ``tables[NAME]``."""
+    unknown = sorted({m["name"] for m in REGION.finditer(text)} - set(tables))
+    if unknown:
+        raise SystemExit(f"{PAGE} names regions no results file renders: {unknown}")
+    return REGION.sub(lambda m: m.group(1) + tables[m["name"]] + m.group(4), text)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="exit 1 if the page differs from the results files")
+    parser.add_argument("--print", action="store_true", help="print every table instead of writing the page")
+    args = parser.parse_args(argv)
+    tables = generated_tables()
+    if args.print:
+        for name, markdown in tables.items():
+            print(f"<!-- generated: {name} -->\n{markdown}\n<!-- /generated -->\n")
+        return 0
+    text = PAGE.read_text()
+    page = render_page(text, tables)
+    if args.check:
+        stale = [m["name"] for m in REGION.finditer(text) if m["body"] != tables[m["name"]]]
+        if stale:
+            print(f"{PAGE} is out of date for {stale}: run python -m benchmarks.report", file=sys.stderr)
+            return 1
+        return 0
+    PAGE.write_text(page)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

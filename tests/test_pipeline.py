@@ -437,7 +437,7 @@ def test_the_user_pipelines_load_and_the_samples_transform_is_the_librarys(tmp_p
             (data, _), _ = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(fn)
         out[name] = data
     assert len(out["user"]) == 4
-    for user, library in zip(out["user"], out["library"]):
+    for user, library in zip(out["user"], out["library"], strict=True):
         assert set(user) == {"proto_xf", "rate_xf"}
         for key in user:
             np.testing.assert_allclose(user[key], library[key])
