@@ -1,18 +1,14 @@
-"""The detector contract of DESIGN.md, on Fence GAN."""
+"""The detector contract of DESIGN.md in detail, on Fence GAN: calibration, config, optimizers, bad input.
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
+What every model class must do is checked on all of them in `test_method_contract.py`.
+"""
 
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND, fast_optimizers, tiny_fence_gan
+from conftest import fast_optimizers, tiny_fence_gan
 
 import keras_synthad as ks
-from keras_synthad import metrics
 from keras_synthad.methods.fence_gan import keras2_decay
 
 
@@ -25,20 +21,6 @@ def trained(normal_data):
     return model
 
 
-def test_scores_are_a_float_vector_higher_for_anomalies(trained, normal_data, far_data):
-    scores_normal = trained.predict(normal_data, verbose=0)
-    scores_far = trained.predict(far_data, verbose=0)
-    assert scores_normal.shape == (len(normal_data),) and scores_normal.dtype == np.float32
-    assert np.mean(scores_far) > np.mean(scores_normal)
-    y = np.r_[np.zeros(len(normal_data)), np.ones(len(far_data))]
-    assert metrics.roc_auc(y, np.r_[scores_normal, scores_far]) > 0.9
-
-
-def test_call_returns_the_score(trained, normal_data):
-    direct = keras.ops.convert_to_numpy(trained(normal_data[:10]))
-    np.testing.assert_allclose(direct, trained.predict(normal_data[:10], verbose=0), atol=1e-6)
-
-
 def test_calibrate_sets_a_non_trainable_threshold_and_detect_uses_it(trained, normal_data, far_data):
     with pytest.raises(ValueError, match="calibrate"):
         trained.detect(normal_data)
@@ -46,8 +28,7 @@ def test_calibrate_sets_a_non_trainable_threshold_and_detect_uses_it(trained, no
     assert any(w is trained.threshold for w in trained.non_trainable_weights)
     assert float(trained.threshold) == pytest.approx(threshold)
     labels = trained.detect(normal_data)
-    assert set(np.unique(labels)) <= {0, 1}
-    assert labels.mean() == pytest.approx(0.1, abs=0.01)
+    assert labels.dtype.kind == "i" and labels.mean() == pytest.approx(0.1, abs=0.01)
     assert trained.detect(far_data).mean() > 0.9
 
 
@@ -133,43 +114,6 @@ def test_save_load_round_trip_without_custom_objects(trained, normal_data, tmp_p
     iterations = {o.name: int(o.iterations) for o in restored.optimizer.optimizers}
     assert iterations == {o.name: int(o.iterations) for o in trained.optimizer.optimizers}
     assert iterations["generator"] > 0
-
-
-_SCORE_ELSEWHERE = textwrap.dedent(
-    """
-    import json, sys
-    import keras, numpy as np
-    import keras_synthad  # registers the classes; no custom_objects needed
-    model = keras.saving.load_model(sys.argv[1])
-    x = np.load(sys.argv[2])
-    print(json.dumps({"scores": model.predict(x, verbose=0).tolist(), "labels": model.detect(x).tolist()}))
-    """
-)
-
-
-@pytest.mark.parametrize("other", [b for b in ("tensorflow", "jax", "torch") if b != BACKEND])
-def test_model_trained_here_scores_identically_on_other_backends(trained, normal_data, far_data, tmp_path, other):
-    assert_scores_identically_elsewhere(trained, np.r_[normal_data[:50], far_data[:50]], normal_data, tmp_path, other)
-
-
-def assert_scores_identically_elsewhere(trained, x, x_normal, tmp_path, other):
-    """Save `trained`, load it under backend `other` in a fresh process, compare scores and labels."""
-    trained.calibrate(x_normal, contamination=0.05)
-    trained.save(tmp_path / "model.keras")
-    np.save(tmp_path / "x.npy", x)
-    env = {**os.environ, "KERAS_BACKEND": other, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run(
-        [sys.executable, "-c", _SCORE_ELSEWHERE, str(tmp_path / "model.keras"), str(tmp_path / "x.npy")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    np.testing.assert_allclose(result["scores"], trained.predict(x, verbose=0), atol=1e-5)
-    np.testing.assert_array_equal(result["labels"], trained.detect(x))
 
 
 class TestBadInput:

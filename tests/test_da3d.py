@@ -3,9 +3,8 @@
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND, blob_images, tiny_conv_aae
+from conftest import blob_images, tiny_conv_aae
 from keras import ops
-from test_contract import assert_scores_identically_elsewhere
 
 import keras_synthad as ks
 from keras_synthad import losses, metrics
@@ -66,7 +65,8 @@ def test_weight_clipping_holds_after_a_step(thyroid):
 
 
 def test_gradient_norm_clipping_is_the_critic_optimizers(trained):
-    optimizers = trained.default_optimizers()
+    optimizers = {o.name: o for o in trained.optimizer.optimizers}  # the ones it trained with
+    assert int(optimizers["critic"].iterations) > 0
     assert optimizers["critic"].global_clipnorm == 0.01
     assert optimizers["alarm"].global_clipnorm is None
     # Weights are not clipped in this mode.
@@ -126,12 +126,6 @@ def test_round_trip(trained, thyroid, tmp_path):
     )
     assert float(ops.convert_to_numpy(restored.pretrained)) == 1.0
     assert restored.autoencoder.trainable_weights == []
-
-
-@pytest.mark.parametrize("other", [b for b in ("tensorflow", "jax", "torch") if b != BACKEND][-1:])
-def test_da3d_scores_identically_on_another_backend(trained, thyroid, tmp_path, other):
-    x = np.concatenate([thyroid[0][:50], thyroid[1]])
-    assert_scores_identically_elsewhere(trained, x, thyroid[0], tmp_path, other)
 
 
 def test_bad_inputs_raise(thyroid):

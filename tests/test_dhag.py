@@ -3,9 +3,8 @@
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND, blob_images
+from conftest import blob_images
 from keras import ops
-from test_contract import assert_scores_identically_elsewhere
 
 import keras_synthad as ks
 from keras_synthad import losses, metrics
@@ -131,11 +130,6 @@ def test_round_trip(trained, thyroid, tmp_path):
     np.testing.assert_allclose(
         restored.predict(thyroid[1][:50], verbose=0), trained.predict(thyroid[1][:50], verbose=0), atol=1e-6
     )
-
-
-@pytest.mark.parametrize("other", [b for b in ("tensorflow", "jax", "torch") if b != BACKEND][:1])
-def test_dhag_scores_identically_on_another_backend(trained, thyroid, tmp_path, other):
-    assert_scores_identically_elsewhere(trained, thyroid[1][:60], thyroid[0], tmp_path, other)
 
 
 def test_full_batches_reshuffle_and_skip_the_remainder():

@@ -3,9 +3,8 @@
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND, plane_data, tiny_aae, tiny_fence_gan
+from conftest import plane_data, tiny_aae, tiny_fence_gan
 from sklearn.ensemble import IsolationForest
-from test_contract import assert_scores_identically_elsewhere
 
 import keras_synthad as ks
 from keras_synthad import metrics
@@ -118,12 +117,6 @@ def test_round_trip_with_the_forest(fitted, tmp_path):
     np.testing.assert_allclose(restored.predict(x, verbose=0), fitted.predict(x, verbose=0), atol=1e-6)
     np.testing.assert_allclose(restored.autoencoder.encode(x), fitted.autoencoder.encode(x), atol=1e-6)
     assert isinstance(restored.detector, ks.IsolationForestScorer)
-
-
-@pytest.mark.parametrize("other", [b for b in ("tensorflow", "jax", "torch") if b != BACKEND][:1])
-def test_doping_scores_identically_on_another_backend(fitted, tmp_path, other):
-    x = np.concatenate([plane_data(50, seed=6), far_rows(50)])
-    assert_scores_identically_elsewhere(fitted, x, plane_data(), tmp_path, other)
 
 
 def test_any_keras_synthad_method_as_detector(tmp_path):
