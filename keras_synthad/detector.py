@@ -13,12 +13,13 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import keras
 import numpy as np
 
-from keras_synthad import backend
+from keras_synthad import backend, hyperparameters
 from keras_synthad.optimizers import inner_optimizer, multi_role_optimizer
 from keras_synthad.validation import (
     check_contamination,
@@ -65,7 +66,8 @@ class AnomalyDetector(keras.Model):
     Presets (KerasHub's idea, for settings rather than weights): a method lists
     its preset names in ``preset_names`` and gives each one's values in
     ``preset_values(preset)``; its ``__init__`` declares every preset-governed
-    argument with a ``None`` default and resolves them with `apply_preset`.
+    argument with a ``None`` default and resolves them with `configure`, which
+    also checks them against the class's ``parameter_constraints``.
     ``Method.from_preset("paper", input_shape=...)`` is ``Method(..., preset="paper")``.
     """
 
@@ -78,6 +80,10 @@ class AnomalyDetector(keras.Model):
     unit_interval_inputs = True
     #: Names of the losses ``algorithm_step`` returns, shown in the progress bar.
     loss_names: tuple[str, ...] = ()
+    #: ``{argument: Constraint}`` of the method's hyperparameters (`set_hyperparameters`).
+    parameter_constraints: dict = {}
+    #: ``{argument: attribute}`` where the argument's own name is taken by a network.
+    stored_as: dict = {}
 
     def __init__(self, input_shape, seed=None, preset=DEFAULT_PRESET, **kwargs):
         super().__init__(**kwargs)
@@ -91,6 +97,7 @@ class AnomalyDetector(keras.Model):
         self.preset = preset
         self.weight_averaging = 0.0
         object.__setattr__(self, "weight_averages", ())
+        object.__setattr__(self, "_hyperparameters", {})  # plain dict: not Keras-tracked
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.threshold = self.add_weight(
             shape=(),
@@ -124,6 +131,20 @@ class AnomalyDetector(keras.Model):
         values = self.preset_values(self.preset)
         return {name: values.get(name) if value is None else value for name, value in given.items()}
 
+    def configure(self, arguments: dict) -> None:
+        """Set the hyperparameters from the constructor's arguments (its ``locals()``): each one
+        named in ``parameter_constraints``, ``None`` replaced by the preset's value."""
+        given = {name: arguments[name] for name in self.parameter_constraints if name in arguments}
+        self.set_hyperparameters(**self.apply_preset(**given))
+
+    def set_hyperparameters(self, **values) -> None:
+        """Check ``values`` against ``parameter_constraints``, keep them for `get_config` and set them
+        as attributes (``stored_as`` renames the few whose name is a network's)."""
+        values = hyperparameters.checked(self.parameter_constraints, values)
+        self._hyperparameters.update(values)
+        for name, value in values.items():
+            setattr(self, self.stored_as.get(name, name), value)
+
     @classmethod
     def from_config(cls, config):
         config = dict(config)
@@ -153,11 +174,6 @@ class AnomalyDetector(keras.Model):
         export all score with the averaged weights (Polyak averaging, as Keras'
         ``use_ema`` with its end-of-fit overwrite).
         """
-        if momentum is not None and not 0.0 <= float(momentum) < 1.0:
-            raise ValueError(
-                "Invalid value received for argument `weight_averaging`. Expected 0 (off) or a "
-                f"momentum in (0, 1), e.g. 0.99. Received: weight_averaging={momentum!r}"
-            )
         self.weight_averaging = float(momentum or 0.0)
         if not self.weight_averaging:
             return
@@ -365,7 +381,13 @@ class AnomalyDetector(keras.Model):
         anomalies. Compiles with the paper's optimizers when not compiled yet.
         """
         x, y = self.check_fit_inputs(x, y, kwargs)
+        x, y = self.before_fit(x, y, kwargs)
         return self._fit_checked(x, y, **kwargs)
+
+    def before_fit(self, x, y, kwargs: dict):
+        """A method's work between the input checks and Keras' fit (pretraining phases,
+        adapting layers, batching); it may edit ``kwargs`` and returns the rows and labels to fit."""
+        return x, y
 
     def _fit_checked(self, x, y=None, **kwargs):
         # `keras.Model.fit` on inputs `check_fit_inputs` already accepted; methods
@@ -471,4 +493,9 @@ class AnomalyDetector(keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update({"input_shape": list(self.feature_shape), "seed": self.seed, "preset": self.preset})
+        # Every hyperparameter under its constructor argument's name.
+        arguments = inspect.signature(type(self).__init__).parameters
+        config.update(
+            {name: hyperparameters.to_config(v) for name, v in self._hyperparameters.items() if name in arguments}
+        )
         return config

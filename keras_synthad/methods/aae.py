@@ -20,6 +20,7 @@ from keras import ops
 
 from keras_synthad import losses, networks
 from keras_synthad.detector import AnomalyDetector
+from keras_synthad.hyperparameters import ActivationName, Interval, Options, OrNone, Units
 from keras_synthad.validation import check_features, invalid_argument
 
 PRIORS = ("gaussian", "generalized_gaussian")
@@ -86,6 +87,20 @@ class AdversarialAutoencoder(AnomalyDetector):
     """
 
     loss_names = ("reconstruction_loss", "discriminator_loss", "generator_loss")
+    parameter_constraints = {
+        "latent_dim": Interval(int, 1),
+        "prior": Options(*PRIORS),
+        "prior_scale": Interval(float, 0, closed="neither"),
+        "prior_shape": Interval(float, 0, closed="neither"),
+        "hidden_units": Units(),
+        "conv_filters": OrNone(Units()),
+        "decoder_activation": OrNone(ActivationName()),
+        "adversarial": Options(*losses.ADVERSARIAL_KINDS),
+        "clip": Options(*CLIP_KINDS),
+        "clip_value": Interval(float, 0, closed="neither"),
+        "learning_rate": Interval(float, 0, closed="neither"),
+        "anomaly_prior_radius": OrNone(Interval(float, 0, closed="neither")),
+    }
 
     def __init__(
         self,
@@ -106,20 +121,12 @@ class AdversarialAutoencoder(AnomalyDetector):
         **kwargs,
     ):
         super().__init__(input_shape, seed=seed, **kwargs)
-        self.latent_dim = int(latent_dim)
-        self.prior = prior
-        self.prior_scale = float(prior_scale)
-        self.prior_shape = float(prior_shape)
-        self.hidden_units = tuple(int(u) for u in hidden_units)
-        self.conv_filters = None if conv_filters is None else tuple(int(f) for f in conv_filters)
-        self.decoder_activation = decoder_activation
-        self.adversarial = adversarial
-        self.clip = clip
-        self.clip_value = float(clip_value)
-        self.learning_rate = float(learning_rate)
-        self.anomaly_prior_radius = None if anomaly_prior_radius is None else float(anomaly_prior_radius)
+        if conv_filters is not None and self.data_kind != "image":
+            raise invalid_argument(
+                "conv_filters", conv_filters, f"None for input shape {self.feature_shape} (convolutions need (H, W, C))"
+            )
+        self.configure(locals())
         self.supports_known_anomalies = self.labeled
-        self._check_arguments()
         with keras.name_scope("reconstruction"):
             if self.conv_filters is None:
                 self.encoder = networks.aae_encoder(self.feature_shape, self.hidden_units, self.latent_dim)
@@ -136,36 +143,6 @@ class AdversarialAutoencoder(AnomalyDetector):
             discriminator_inputs = self.latent_dim + (2 if self.labeled else 0)
             self.discriminator = networks.mlp(discriminator_inputs, self.hidden_units, 1, name="discriminator")
         self.built = True
-
-    def _check_arguments(self):
-        def invalid(name, expected):
-            raise invalid_argument(name, getattr(self, name), expected)
-
-        if self.latent_dim <= 0:
-            invalid("latent_dim", "a positive integer")
-        if self.prior not in PRIORS:
-            invalid("prior", f"one of {PRIORS}")
-        if not self.prior_scale > 0:
-            invalid("prior_scale", "a positive number")
-        if not self.prior_shape > 0:
-            invalid("prior_shape", "a positive number")
-        if not self.hidden_units or min(self.hidden_units) <= 0:
-            invalid("hidden_units", "a non-empty sequence of positive integers")
-        if self.conv_filters is not None:
-            if self.data_kind != "image":
-                invalid("conv_filters", f"None for input shape {self.feature_shape} (convolutions need (H, W, C))")
-            if not self.conv_filters or min(self.conv_filters) <= 0:
-                invalid("conv_filters", "None or a non-empty sequence of positive integers")
-        if self.adversarial not in losses.ADVERSARIAL_KINDS:
-            invalid("adversarial", f"one of {losses.ADVERSARIAL_KINDS}")
-        if self.clip not in CLIP_KINDS:
-            invalid("clip", f"one of {CLIP_KINDS}")
-        if not self.clip_value > 0:
-            invalid("clip_value", "a positive number")
-        if not self.learning_rate > 0:
-            invalid("learning_rate", "a positive number")
-        if self.anomaly_prior_radius is not None and not self.anomaly_prior_radius > 0:
-            invalid("anomaly_prior_radius", "None or a positive number")
 
     @property
     def labeled(self) -> bool:
@@ -270,23 +247,3 @@ class AdversarialAutoencoder(AnomalyDetector):
         # Regularization phase (b): the encoder, as generator, makes its codes pass for prior samples.
         logs["generator_loss"] = self.update_role("generator", lambda: self.generator_loss(x, y))
         return logs
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "latent_dim": self.latent_dim,
-                "prior": self.prior,
-                "prior_scale": self.prior_scale,
-                "prior_shape": self.prior_shape,
-                "hidden_units": list(self.hidden_units),
-                "conv_filters": None if self.conv_filters is None else list(self.conv_filters),
-                "decoder_activation": self.decoder_activation,
-                "adversarial": self.adversarial,
-                "clip": self.clip,
-                "clip_value": self.clip_value,
-                "learning_rate": self.learning_rate,
-                "anomaly_prior_radius": self.anomaly_prior_radius,
-            }
-        )
-        return config

@@ -19,6 +19,7 @@ from keras import ops
 
 from keras_synthad import losses, networks
 from keras_synthad.detector import AnomalyDetector
+from keras_synthad.hyperparameters import WEIGHT_AVERAGING, Interval, Options, Units
 from keras_synthad.methods.aae import AdversarialAutoencoder
 from keras_synthad.validation import invalid_argument
 
@@ -142,6 +143,22 @@ class DA3D(AnomalyDetector):
     supports_known_anomalies = True
     preset_names = ("default", "paper", "authors_code")
     loss_names = ("alarm_loss", "generator_loss", "critic_loss")
+    parameter_constraints = {
+        "aae_epochs": Interval(int, 0),
+        "activations": Options(*ACTIVATIONS),
+        "alarm_units": Units(),
+        "generator": Options(*GENERATORS),
+        "noise_dim": Interval(int, 1),
+        "sigma": Interval(float, 0, closed="neither"),
+        "lambda_normal": Interval(float, 0),
+        "lambda_generated": Interval(float, 0),
+        "clip": Options(*CLIP_KINDS),
+        "clip_value": Interval(float, 0, closed="neither"),
+        "dropout": Interval(float, 0, 1, closed="left"),
+        "learning_rate": Interval(float, 0, closed="neither"),
+        "weight_averaging": WEIGHT_AVERAGING,
+    }
+    stored_as = {"generator": "generator_kind"}  # `generator` is the network
 
     def __init__(
         self,
@@ -165,37 +182,16 @@ class DA3D(AnomalyDetector):
         **kwargs,
     ):
         super().__init__(input_shape, seed=seed, preset=preset, **kwargs)
-        settings = self.apply_preset(
-            aae_epochs=aae_epochs,
-            activations=activations,
-            alarm_units=alarm_units,
-            generator=generator,
-            noise_dim=noise_dim,
-            sigma=sigma,
-            lambda_normal=lambda_normal,
-            lambda_generated=lambda_generated,
-            clip=clip,
-            clip_value=clip_value,
-            dropout=dropout,
-            learning_rate=learning_rate,
-            weight_averaging=weight_averaging,
-        )
         if isinstance(autoencoder, dict):
             autoencoder = keras.saving.deserialize_keras_object(autoencoder)
         self.autoencoder = autoencoder if autoencoder is not None else default_autoencoder(input_shape, seed)
-        self.aae_epochs = int(settings["aae_epochs"])
-        self.activations = settings["activations"]
-        self.alarm_units = tuple(int(u) for u in settings["alarm_units"])
-        self.generator_kind = settings["generator"]
-        self.noise_dim = int(settings["noise_dim"])
-        self.sigma = float(settings["sigma"])
-        self.lambda_normal = float(settings["lambda_normal"])
-        self.lambda_generated = float(settings["lambda_generated"])
-        self.clip = settings["clip"]
-        self.clip_value = float(settings["clip_value"])
-        self.dropout = float(settings["dropout"])
-        self.learning_rate = float(settings["learning_rate"])
-        self._check_arguments()
+        if not isinstance(self.autoencoder, AdversarialAutoencoder):
+            raise invalid_argument("autoencoder", self.autoencoder, "an AdversarialAutoencoder")
+        if tuple(self.autoencoder.feature_shape) != self.feature_shape:
+            raise invalid_argument(
+                "autoencoder", self.autoencoder.feature_shape, f"an autoencoder for input shape {self.feature_shape}"
+            )
+        self.configure(locals())
         # The AAE is trained by its own fit (pretraining) and frozen for DA3D's.
         set_trainable(self.autoencoder, False)
         self.latent_dim = self.autoencoder.latent_dim
@@ -208,7 +204,7 @@ class DA3D(AnomalyDetector):
             with keras.name_scope("critic"):
                 self.critic = self._leaky_mlp(self.latent_dim, CRITIC_UNITS, 1, "critic")
         self.pretrained = self.add_weight(shape=(), initializer="zeros", trainable=False, name="pretrained")
-        self.build_weight_averages(settings["weight_averaging"])
+        self.build_weight_averages(self.weight_averaging)
         self.built = True
 
     def preset_values(self, preset):
@@ -221,34 +217,6 @@ class DA3D(AnomalyDetector):
 
     def averaged_networks(self):
         return [self.alarm]
-
-    def _check_arguments(self):
-        if not isinstance(self.autoencoder, AdversarialAutoencoder):
-            raise invalid_argument("autoencoder", self.autoencoder, "an AdversarialAutoencoder")
-        if tuple(self.autoencoder.feature_shape) != self.feature_shape:
-            raise invalid_argument(
-                "autoencoder", self.autoencoder.feature_shape, f"an autoencoder for input shape {self.feature_shape}"
-            )
-        if self.aae_epochs < 0:
-            raise invalid_argument("aae_epochs", self.aae_epochs, "an integer >= 0")
-        if self.activations not in ACTIVATIONS:
-            raise invalid_argument("activations", self.activations, f"one of {ACTIVATIONS}")
-        if not self.alarm_units or min(self.alarm_units) <= 0:
-            raise invalid_argument("alarm_units", self.alarm_units, "a non-empty sequence of positive integers")
-        if self.generator_kind not in GENERATORS:
-            raise invalid_argument("generator", self.generator_kind, f"one of {GENERATORS}")
-        if self.noise_dim <= 0:
-            raise invalid_argument("noise_dim", self.noise_dim, "a positive integer")
-        if not self.sigma > 0:
-            raise invalid_argument("sigma", self.sigma, "a positive number")
-        if self.clip not in CLIP_KINDS:
-            raise invalid_argument("clip", self.clip, f"one of {CLIP_KINDS}")
-        if not self.clip_value > 0:
-            raise invalid_argument("clip_value", self.clip_value, "a positive number")
-        if not 0.0 <= self.dropout < 1.0:
-            raise invalid_argument("dropout", self.dropout, "a value in [0, 1)")
-        if not self.learning_rate > 0:
-            raise invalid_argument("learning_rate", self.learning_rate, "a positive number")
 
     def _leaky_mlp(self, inputs: int, units, outputs: int, name: str) -> keras.Model:
         # §4.1: Leaky ReLU hidden layers, 10 % dropout between layers.
@@ -370,16 +338,15 @@ class DA3D(AnomalyDetector):
                 self.clip_critic_weights()
         return logs
 
-    def fit(self, x=None, y=None, **kwargs):
-        """Pretrain the AAE on the normal rows (first call, ``aae_epochs``), freeze it, then run Algorithm 1."""
-        x, y = self.check_fit_inputs(x, y, kwargs)
+    def before_fit(self, x, y, kwargs):
+        """The first ``fit`` pretrains the AAE on the normal rows (``aae_epochs``) before Algorithm 1."""
         if self.aae_epochs and not float(ops.convert_to_numpy(self.pretrained)):
             self.pretrain_autoencoder(
                 x if y is None else x[y == 0],
                 epochs=self.aae_epochs,
                 **{k: kwargs[k] for k in ("batch_size", "verbose", "shuffle") if k in kwargs},
             )
-        return self._fit_checked(x, y, **kwargs)
+        return x, y
 
     def pretrain_autoencoder(self, x, epochs: int, **fit_kwargs):
         """Train the AAE alone on normal rows `x`, then freeze it again."""
@@ -400,22 +367,5 @@ class DA3D(AnomalyDetector):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "autoencoder": self._autoencoder_config(),
-                "aae_epochs": self.aae_epochs,
-                "activations": self.activations,
-                "alarm_units": list(self.alarm_units),
-                "generator": self.generator_kind,
-                "noise_dim": self.noise_dim,
-                "sigma": self.sigma,
-                "lambda_normal": self.lambda_normal,
-                "lambda_generated": self.lambda_generated,
-                "clip": self.clip,
-                "clip_value": self.clip_value,
-                "dropout": self.dropout,
-                "learning_rate": self.learning_rate,
-                "weight_averaging": self.weight_averaging,
-            }
-        )
+        config["autoencoder"] = self._autoencoder_config()
         return config

@@ -20,6 +20,7 @@ from keras import ops
 
 from keras_synthad import losses, networks
 from keras_synthad.detector import AnomalyDetector
+from keras_synthad.hyperparameters import WEIGHT_AVERAGING, Interval, Options, Units
 from keras_synthad.validation import invalid_argument
 
 OBJECTIVES = ("minimize", "adversarial")
@@ -128,6 +129,25 @@ class DHAG(AnomalyDetector):
     supports_known_anomalies = True
     preset_names = ("default", "paper", "authors_code")
     loss_names = ("loss",)
+    parameter_constraints = {
+        "n_perturbators": Interval(int, 1),
+        "k": Interval(int, 0),
+        "lambda_norm": Interval(float, 0),
+        "lambda_div": Interval(float, 0),
+        "learning_rate": Interval(float, 0, closed="neither"),
+        "discriminator_learning_rate": Interval(float, 0, closed="neither"),
+        "objective": Options(*OBJECTIVES),
+        "norm": Options(*losses.DHAG_NORMS),
+        "diversity": Options(*losses.DHAG_DIVERSITIES),
+        "discriminator": Options(*DISCRIMINATORS),
+        "encoder_units": Units(),
+        "perturbator_units": Interval(int, 1),
+        "discriminator_units": Units(),
+        "standardize": Options(*STANDARDIZE),
+        "trivial_weight": Interval(float, 0),
+        "weight_averaging": WEIGHT_AVERAGING,
+    }
+    stored_as = {"discriminator": "discriminator_kind"}  # `discriminator` is the network
 
     @property
     def unit_interval_inputs(self) -> bool:
@@ -159,40 +179,7 @@ class DHAG(AnomalyDetector):
         **kwargs,
     ):
         super().__init__(input_shape, seed=seed, preset=preset, **kwargs)
-        settings = self.apply_preset(
-            n_perturbators=n_perturbators,
-            k=k,
-            lambda_norm=lambda_norm,
-            lambda_div=lambda_div,
-            learning_rate=learning_rate,
-            discriminator_learning_rate=discriminator_learning_rate,
-            objective=objective,
-            norm=norm,
-            diversity=diversity,
-            discriminator=discriminator,
-            encoder_units=encoder_units,
-            perturbator_units=perturbator_units,
-            discriminator_units=discriminator_units,
-            standardize=standardize,
-            trivial_weight=trivial_weight,
-            weight_averaging=weight_averaging,
-        )
-        self.n_perturbators = int(settings["n_perturbators"])
-        self.k = int(settings["k"])
-        self.lambda_norm = float(settings["lambda_norm"])
-        self.lambda_div = float(settings["lambda_div"])
-        self.learning_rate = float(settings["learning_rate"])
-        self.discriminator_learning_rate = float(settings["discriminator_learning_rate"])
-        self.objective = settings["objective"]
-        self.norm = settings["norm"]
-        self.diversity = settings["diversity"]
-        self.discriminator_kind = settings["discriminator"]
-        self.encoder_units = tuple(int(u) for u in settings["encoder_units"])
-        self.perturbator_units = int(settings["perturbator_units"])
-        self.discriminator_units = tuple(int(u) for u in settings["discriminator_units"])
-        self.standardize = settings["standardize"]
-        self.trivial_weight = float(settings["trivial_weight"])
-        self._check_arguments()
+        self.configure(locals())
         # z-scores inside the model (the authors' code standardises its inputs): adapted on the
         # first fit's rows, saved, exported and served with the model.
         self.normalizer = keras.layers.Normalization(axis=-1) if self.standardize == "zscore" else None
@@ -211,7 +198,7 @@ class DHAG(AnomalyDetector):
             self.discriminator = networks.dhag_discriminator(
                 self.latent_dim, self.discriminator_units, linear=self.discriminator_kind == "linear"
             )
-        self.build_weight_averages(settings["weight_averaging"])
+        self.build_weight_averages(self.weight_averaging)
         self.built = True
 
     def preset_values(self, preset):
@@ -237,37 +224,6 @@ class DHAG(AnomalyDetector):
                 f"output ({network.output.shape[-1]}), e.g. 28x28 or 32x32",
             )
         return network
-
-    def _check_arguments(self):
-        def invalid(name, value, expected):
-            raise invalid_argument(name, value, expected)
-
-        if self.n_perturbators < 1:
-            invalid("n_perturbators", self.n_perturbators, "an integer >= 1")
-        if self.k < 0:
-            invalid("k", self.k, "an integer >= 0")
-        if self.lambda_norm < 0 or self.lambda_div < 0:
-            invalid("lambda_norm/lambda_div", (self.lambda_norm, self.lambda_div), "numbers >= 0")
-        if not (self.learning_rate > 0 and self.discriminator_learning_rate > 0):
-            invalid("learning_rate", (self.learning_rate, self.discriminator_learning_rate), "positive numbers")
-        if self.objective not in OBJECTIVES:
-            invalid("objective", self.objective, f"one of {OBJECTIVES}")
-        if self.norm not in losses.DHAG_NORMS:
-            invalid("norm", self.norm, f"one of {losses.DHAG_NORMS}")
-        if self.diversity not in losses.DHAG_DIVERSITIES:
-            invalid("diversity", self.diversity, f"one of {losses.DHAG_DIVERSITIES}")
-        if self.discriminator_kind not in DISCRIMINATORS:
-            invalid("discriminator", self.discriminator_kind, f"one of {DISCRIMINATORS}")
-        if not self.encoder_units or min(self.encoder_units) <= 0:
-            invalid("encoder_units", self.encoder_units, "a non-empty sequence of positive integers")
-        if self.perturbator_units <= 0:
-            invalid("perturbator_units", self.perturbator_units, "a positive integer")
-        if not self.discriminator_units or min(self.discriminator_units) <= 0:
-            invalid("discriminator_units", self.discriminator_units, "a non-empty sequence of positive integers")
-        if self.standardize not in STANDARDIZE:
-            invalid("standardize", self.standardize, f"one of {STANDARDIZE}")
-        if not self.trivial_weight >= 0:
-            invalid("trivial_weight", self.trivial_weight, "a number >= 0 (0: off, the paper)")
 
     # --- contract -------------------------------------------------------------------
 
@@ -380,8 +336,8 @@ class DHAG(AnomalyDetector):
 
     # --- fit -------------------------------------------------------------------------------
 
-    def fit(self, x=None, y=None, drop_remainder: bool = False, **kwargs):
-        """Train (Algorithm 1) with any batch size.
+    def before_fit(self, x, y, kwargs):
+        """``fit`` trains Algorithm 1 with any batch size; this adds ``fit(..., drop_remainder=True)``.
 
         Eq. (1) labels the K smallest perturbations of a batch normal; a batch of K rows or
         fewer labels its smaller half (see `pseudo_labels`). ``drop_remainder=True``
@@ -389,7 +345,7 @@ class DHAG(AnomalyDetector):
         authors' loader). With ``standardize="zscore"`` the first ``fit`` adapts the
         model's `Normalization` layer on the training rows (known anomalies excluded).
         """
-        x, y = self.check_fit_inputs(x, y, kwargs)
+        drop_remainder = kwargs.pop("drop_remainder", False)
         if self.normalizer is not None and not float(ops.convert_to_numpy(self.adapted)):
             self.adapt_normalizer(x if y is None or not hasattr(x, "shape") else x[np.asarray(y) == 0])
         if drop_remainder and hasattr(x, "shape") and x.shape[0] % int(kwargs.get("batch_size") or 32):
@@ -397,36 +353,12 @@ class DHAG(AnomalyDetector):
             kwargs.pop("shuffle", None)
             # Fewer rows than batch_size: one batch of all rows, as Keras makes without drop_remainder.
             x, y = FullBatches(x, y, min(batch_size, int(x.shape[0])), seed=self.seed), None
-        return self._fit_checked(x, y, **kwargs)
+        return x, y
 
     def adapt_normalizer(self, data):
         """Fit the z-scores (mean and variance per feature) on `data`: rows, a tf.data.Dataset or batches."""
         self.normalizer.adapt(data)
         self.adapted.assign(1.0)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "n_perturbators": self.n_perturbators,
-                "k": self.k,
-                "lambda_norm": self.lambda_norm,
-                "lambda_div": self.lambda_div,
-                "learning_rate": self.learning_rate,
-                "discriminator_learning_rate": self.discriminator_learning_rate,
-                "objective": self.objective,
-                "norm": self.norm,
-                "diversity": self.diversity,
-                "discriminator": self.discriminator_kind,
-                "encoder_units": list(self.encoder_units),
-                "perturbator_units": self.perturbator_units,
-                "discriminator_units": list(self.discriminator_units),
-                "standardize": self.standardize,
-                "trivial_weight": self.trivial_weight,
-                "weight_averaging": self.weight_averaging,
-            }
-        )
-        return config
 
     def perturbation_similarity(self, x) -> float:
         """Mean ``|cos|`` between different perturbators' perturbations of the rows `x`."""

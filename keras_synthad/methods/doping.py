@@ -18,6 +18,7 @@ from sklearn.ensemble import IsolationForest
 from keras_synthad.augmentation import check_count, draw_indices_and_weights, inter_nn
 from keras_synthad.detector import AnomalyDetector
 from keras_synthad.downstream import EstimatorScorer, IsolationForestScorer, NearestNeighborScorer
+from keras_synthad.hyperparameters import Interval
 from keras_synthad.methods.aae import AdversarialAutoencoder
 from keras_synthad.validation import check_features, invalid_argument, is_array_like
 
@@ -95,6 +96,12 @@ class DOPING(AnomalyDetector):
     ```
     """
 
+    parameter_constraints = {
+        "synthetic_fraction": Interval(float, 0),
+        "edge_std": Interval(float, 0),
+        "edge_percentile": Interval(float, 0, 100),
+    }
+
     def __init__(
         self,
         input_shape,
@@ -109,13 +116,7 @@ class DOPING(AnomalyDetector):
     ):
         super().__init__(input_shape, seed=seed, preset=preset, **kwargs)
         detector = self.apply_preset(detector=detector)["detector"]
-        self.synthetic_fraction = float(synthetic_fraction)
-        self.edge_std = float(edge_std)
-        self.edge_percentile = float(edge_percentile)
-        if not self.synthetic_fraction >= 0:
-            raise invalid_argument("synthetic_fraction", synthetic_fraction, "a number >= 0")
-        if not 0 <= self.edge_percentile <= 100:
-            raise invalid_argument("edge_percentile", edge_percentile, "a value in [0, 100]")
+        self.configure(locals())
         if autoencoder is None:
             autoencoder = AdversarialAutoencoder(input_shape, latent_dim=2, prior_scale=10.0, seed=seed)
         if not isinstance(autoencoder, AdversarialAutoencoder):
@@ -238,15 +239,8 @@ class DOPING(AnomalyDetector):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "autoencoder": keras.saving.serialize_keras_object(self.autoencoder),
-                "detector": keras.saving.serialize_keras_object(self.detector),
-                "synthetic_fraction": self.synthetic_fraction,
-                "edge_std": self.edge_std,
-                "edge_percentile": self.edge_percentile,
-            }
-        )
+        config["autoencoder"] = keras.saving.serialize_keras_object(self.autoencoder)
+        config["detector"] = keras.saving.serialize_keras_object(self.detector)
         return config
 
     @classmethod

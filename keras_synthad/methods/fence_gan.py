@@ -13,7 +13,7 @@ from keras import ops
 
 from keras_synthad import losses, networks
 from keras_synthad.detector import AnomalyDetector
-from keras_synthad.validation import invalid_argument
+from keras_synthad.hyperparameters import WEIGHT_AVERAGING, Interval, Options, OrNone, Units
 
 # Paper defaults per data kind: Table IV (KDD99), Table II (MNIST), Table III (CIFAR-10).
 PAPER_DEFAULTS = {
@@ -106,6 +106,21 @@ class FenceGAN(AnomalyDetector):
 
     loss_names = ("generator_loss", "discriminator_loss")
     preset_names = ("default", "paper", "authors_code")
+    parameter_constraints = {
+        "alpha": Interval(float, 0, 1, closed="neither"),
+        "beta": Interval(float, 0),
+        "gamma": Interval(float, 0, 1, closed="right"),
+        "latent_dim": Interval(int, 1),
+        "encirclement": Options(*losses.ENCIRCLEMENT_KINDS),
+        "pretrain_epochs": Interval(int, 0),
+        "generator_units": OrNone(Units()),
+        "discriminator_units": OrNone(Units()),
+        "generator_dropout": Interval(float, 0, 1, closed="left"),
+        "generator_output": Options(*GENERATOR_OUTPUTS),
+        "score": Options(*SCORES),
+        "trivial_weight": Interval(float, 0),
+        "weight_averaging": WEIGHT_AVERAGING,
+    }
 
     def __init__(
         self,
@@ -128,38 +143,20 @@ class FenceGAN(AnomalyDetector):
         **kwargs,
     ):
         super().__init__(input_shape, seed=seed, preset=preset, **kwargs)
-        settings = self.apply_preset(
-            alpha=alpha,
-            beta=beta,
-            gamma=gamma,
-            latent_dim=latent_dim,
-            encirclement=encirclement,
-            pretrain_epochs=pretrain_epochs,
-            generator_dropout=generator_dropout,
-            generator_output=generator_output,
-            score=score,
-            trivial_weight=trivial_weight,
-            weight_averaging=weight_averaging,
-        )
-        self.alpha = float(settings["alpha"])
-        self.beta = float(settings["beta"])
-        self.gamma = float(settings["gamma"])
-        self.latent_dim = int(settings["latent_dim"])
-        self.encirclement = settings["encirclement"]
-        self.pretrain_epochs = int(settings["pretrain_epochs"])
-        self.generator_dropout = float(settings["generator_dropout"])
-        self.generator_output = settings["generator_output"]
-        self.score = settings["score"]
-        self.trivial_weight = float(settings["trivial_weight"])
-        self._check_arguments(generator_units, discriminator_units)
         tabular = self.data_kind == "tabular"
-        self.generator_units = tuple(generator_units or TABULAR_GENERATOR_UNITS) if tabular else None
-        self.discriminator_units = tuple(discriminator_units or TABULAR_DISCRIMINATOR_UNITS) if tabular else None
+        if not tabular and (generator_units or discriminator_units):
+            raise ValueError(
+                f"{type(self).__name__}: `generator_units`/`discriminator_units` apply to tabular inputs only; "
+                "image inputs use the paper's CNNs."
+            )
+        generator_units = (generator_units or TABULAR_GENERATOR_UNITS) if tabular else None
+        discriminator_units = (discriminator_units or TABULAR_DISCRIMINATOR_UNITS) if tabular else None
+        self.configure(locals())
         with keras.name_scope("generator"):
             self.generator = self._build_generator()
         with keras.name_scope("discriminator"):
             self.discriminator = self._build_discriminator()
-        self.build_weight_averages(settings["weight_averaging"])
+        self.build_weight_averages(self.weight_averaging)
         # Training phase, read when Keras traces the train function; `fit` rebuilds
         # that function when the phase changes (a separate fit per phase).
         self._phase = "adversarial"
@@ -191,48 +188,6 @@ class FenceGAN(AnomalyDetector):
             if self.data_kind == "image":
                 values["generator_output"] = "linear"  # the image generators end in tanh already
         return values
-
-    def _check_arguments(self, generator_units, discriminator_units):
-        name = type(self).__name__
-        if self.generator_output not in GENERATOR_OUTPUTS:
-            raise invalid_argument("generator_output", self.generator_output, f"one of {GENERATOR_OUTPUTS}")
-        if self.score not in SCORES:
-            raise invalid_argument("score", self.score, f"one of {SCORES}")
-        if not self.trivial_weight >= 0:
-            raise invalid_argument("trivial_weight", self.trivial_weight, "a number >= 0 (0: off, the paper)")
-        if not 0.0 < self.alpha < 1.0:
-            raise ValueError(
-                f"Invalid value received for argument `alpha`. Expected a value in (0, 1). Received: alpha={self.alpha}"
-            )
-        if self.beta < 0.0:
-            raise ValueError(
-                f"Invalid value received for argument `beta`. Expected beta >= 0. Received: beta={self.beta}"
-            )
-        if not 0.0 < self.gamma <= 1.0:
-            raise ValueError(
-                f"Invalid value received for argument `gamma`. Expected a value in (0, 1]. Received: gamma={self.gamma}"
-            )
-        if self.latent_dim <= 0:
-            raise ValueError(
-                f"Invalid value received for argument `latent_dim`. Expected a positive integer. Received: latent_dim={self.latent_dim}"
-            )
-        if self.encirclement not in losses.ENCIRCLEMENT_KINDS:
-            raise ValueError(
-                f"Invalid value received for argument `encirclement`. Expected one of "
-                f"{losses.ENCIRCLEMENT_KINDS}. Received: encirclement={self.encirclement!r}"
-            )
-        if self.pretrain_epochs < 0:
-            raise ValueError(
-                f"Invalid value received for argument `pretrain_epochs`. Expected >= 0. Received: pretrain_epochs={self.pretrain_epochs}"
-            )
-        if not 0.0 <= self.generator_dropout < 1.0:
-            raise ValueError(
-                f"Invalid value received for argument `generator_dropout`. Expected a value in [0, 1). Received: generator_dropout={self.generator_dropout}"
-            )
-        if self.data_kind == "image" and (generator_units or discriminator_units):
-            raise ValueError(
-                f"{name}: `generator_units`/`discriminator_units` apply to tabular inputs only; image inputs use the paper's CNNs."
-            )
 
     def _build_generator(self):
         if self.architecture == "tabular":
@@ -345,13 +300,12 @@ class FenceGAN(AnomalyDetector):
         logs["discriminator_loss"] = self.update_role("discriminator", lambda: self.discriminator_loss(x, noise))
         return logs
 
-    def fit(self, x=None, y=None, **kwargs):
-        """Train (Algorithm 1). The first call runs ``pretrain_epochs`` discriminator-only epochs first."""
-        x, y = self.check_fit_inputs(x, y, kwargs)
+    def before_fit(self, x, y, kwargs):
+        """The first ``fit`` runs ``pretrain_epochs`` discriminator-only epochs before Algorithm 1."""
         if self.pretrain_epochs and not float(ops.convert_to_numpy(self.pretrained)):
             forwarded = {k: kwargs[k] for k in ("batch_size", "verbose", "shuffle", "steps_per_epoch") if k in kwargs}
             self.pretrain_discriminator(x, epochs=self.pretrain_epochs, **forwarded)
-        return self._fit_checked(x, y, **kwargs)
+        return x, y
 
     def pretrain_discriminator(self, x, epochs: int, **fit_kwargs):
         """Train the discriminator alone for `epochs` (as the authors' code does before Algorithm 1).
@@ -368,24 +322,3 @@ class FenceGAN(AnomalyDetector):
             self.train_function = None
         self.pretrained.assign(1.0)
         return history
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "alpha": self.alpha,
-                "beta": self.beta,
-                "gamma": self.gamma,
-                "latent_dim": self.latent_dim,
-                "encirclement": self.encirclement,
-                "pretrain_epochs": self.pretrain_epochs,
-                "generator_units": list(self.generator_units) if self.generator_units else None,
-                "discriminator_units": list(self.discriminator_units) if self.discriminator_units else None,
-                "generator_dropout": self.generator_dropout,
-                "generator_output": self.generator_output,
-                "score": self.score,
-                "trivial_weight": self.trivial_weight,
-                "weight_averaging": self.weight_averaging,
-            }
-        )
-        return config
