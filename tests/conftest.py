@@ -85,3 +85,13 @@ def blob_images(n=256, size=12, seed=0):
     cols = rng.uniform(2, size / 2, (n, 1, 1))
     blob = np.exp(-((grid[None, :, None] - rows) ** 2 + (grid[None, None, :] - cols) ** 2) / 4.0)
     return blob[..., None].astype("float32")
+
+
+SHARED_DATA_FIXTURES = {"thyroid"}  # fixtures that read ../shared/data
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test that reads ../shared/data (through a fixture or its module's mark) `shared_data`."""
+    for item in items:
+        if SHARED_DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.shared_data)

@@ -4,6 +4,7 @@ import ast
 import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -27,7 +28,11 @@ def installed(tmp_path_factory):
     """
     tmp = tmp_path_factory.mktemp("wheel")
     run = functools.partial(subprocess.run, check=True, capture_output=True, text=True)
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp), str(ROOT)])
+    source = tmp / "source"  # a copy: setuptools writes build/ and *.egg-info/ into the tree it builds
+    shutil.copytree(ROOT / "keras_synthad", source / "keras_synthad", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp), str(source)])
     [wheel] = tmp.glob("keras_synthad-*.whl")
     venv = tmp / "venv"
     run([sys.executable, "-m", "venv", str(venv)])

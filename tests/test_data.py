@@ -18,6 +18,8 @@ from keras_synthad.data import (
     read_idx,
 )
 
+pytestmark = pytest.mark.shared_data
+
 
 def _checksums():
     lines = data_dir("checksums.sha256").read_text().split("\n")

@@ -47,7 +47,16 @@ def doping():
 
 
 def da3d():
-    model = ks.DA3D((WIDTH,), autoencoder=tiny_aae(), aae_epochs=10, alarm_units=(16, 8), learning_rate=1e-2, seed=0)
+    # "all": the alarm reads the encoder's activations too; the tiny AAE's 2-D code alone hides some corners.
+    model = ks.DA3D(
+        (WIDTH,),
+        autoencoder=tiny_aae(),
+        aae_epochs=10,
+        alarm_units=(16, 8),
+        activations="all",
+        learning_rate=1e-2,
+        seed=0,
+    )
     return model, dict(epochs=10, batch_size=64)
 
 

@@ -343,6 +343,7 @@ def test_splits_are_deterministic_and_follow_the_fractions():
 
 
 @tf_only
+@pytest.mark.shared_data  # pipelines/kddcup99 names its column file in ../shared/data
 def test_the_user_pipelines_load_and_the_samples_transform_is_the_librarys(tmp_path):
     """pipelines/<name>/config.toml load; the sample's own preprocessing.py equals the built-in Transform."""
     import tensorflow as tf
