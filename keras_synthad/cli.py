@@ -12,6 +12,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+ERROR_PREFIX = "synthad {command}: error: "  # a user mistake: one line, exit status 2
 DEFAULT_CONFIG = "kddcup99_sample.toml"  # package data of keras_synthad.pipelines.configs
 
 
@@ -21,10 +22,14 @@ def default_config() -> Path:
 
 
 def _quiet_google_warnings() -> None:
+    """Before the pipeline modules load: no Google FutureWarnings, no TFDV notice about IPython."""
+    import contextlib
+    import io
     import warnings
 
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\..*")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with contextlib.redirect_stderr(io.StringIO()):  # TFDV writes its IPython notice to stderr on import
+        import tensorflow_data_validation  # noqa: F401
 
 
 def _pipeline_run(args) -> int:
@@ -42,10 +47,28 @@ def _pipeline_run(args) -> int:
     return 0 if report["pushed_version"] else 3
 
 
+def _load_model(path):
+    """A `.keras` file, or an error that says what is wrong with it (Keras calls a corrupt file "not found")."""
+    import zipfile
+
+    import keras
+
+    import keras_synthad  # noqa: F401  (registers the classes load_model needs)
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no .keras file at {path}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path} is not a readable .keras file (not a zip archive: truncated or corrupt?); save the model "
+            "again with model.save(...)"
+        )
+    return keras.saving.load_model(path)
+
+
 def _export(args) -> int:
     import json
 
-    import keras
     import numpy as np
 
     from keras_synthad.export import export_saved_model
@@ -61,7 +84,7 @@ def _export(args) -> int:
         warmup = loaded if isinstance(loaded, np.ndarray) else dict(loaded)
         if isinstance(warmup, dict) and list(warmup) == ["rows"]:
             warmup = warmup["rows"]
-    model = keras.saving.load_model(args.model)
+    model = _load_model(args.model)
     version = export_saved_model(
         model,
         args.base,
@@ -116,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="synthad", description="Anomaly detection from synthetic anomalies (Keras 3)."
     )
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     parser.add_argument(
         "--backend",
         choices=["tensorflow", "jax", "torch"],
@@ -178,7 +202,15 @@ def main(argv=None) -> int:
         if "keras" in sys.modules and os.environ.get("KERAS_BACKEND") != args.backend:
             raise SystemExit("--backend must be chosen before Keras is imported")
         os.environ["KERAS_BACKEND"] = args.backend
-    return args.handler(args)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ and CUDA start-up lines
+    try:
+        return args.handler(args)
+    except (ValueError, FileNotFoundError) as err:  # ConfigError, NotExportableError, a bad file or value
+        if args.debug:
+            raise
+        print(f"{ERROR_PREFIX.format(command=args.command)}{err}", file=sys.stderr)
+        print("(run with --debug for the traceback)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

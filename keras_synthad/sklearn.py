@@ -1,9 +1,11 @@
 """A scikit-learn / PyOD-compatible estimator over any keras_synthad method.
 
 ``SynthADDetector(method="DOPING")`` follows PyOD's detector interface, the one
-users of anomaly detectors compare against: ``fit(X, y=None)``, ``decision_function``
-(higher = more anomalous), ``predict`` (0 = normal, 1 = anomaly), ``predict_proba``,
-and after fitting ``decision_scores_``, ``threshold_`` and ``labels_``. It is a
+users of anomaly detectors compare against: ``fit(X, y=None)`` (``y`` ignored, as
+PyOD does, unless ``known_anomalies=True``), ``decision_function`` (higher = more
+anomalous), ``predict`` (0 = normal, 1 = anomaly; ``return_confidence=True``),
+``predict_proba`` (``"linear"`` or ``"unify"``), ``predict_confidence``, and after
+fitting ``decision_scores_``, ``threshold_`` and ``labels_``. It is a
 scikit-learn ``BaseEstimator`` (``get_params``/``set_params``, ``clone``, pipelines,
 grid search, pickling).
 
@@ -44,6 +46,9 @@ class SynthADDetector(BaseEstimator):
         optimizer: ``"auto"`` (the paper's optimizers) or ``{role: optimizer}`` for some
             roles, e.g. ``{"discriminator": {"class_name": "Adam", "config":
             {"learning_rate": 1e-4}}}``; the others keep the paper's.
+        known_anomalies: ``False`` (PyOD's convention): ``fit`` ignores ``y``, so
+            ``cross_val_score(est, X, y)`` stays unsupervised. ``True``: ``y = 1`` marks
+            known anomalies for the methods that learn from them (DA3D, DHAG).
     """
 
     def __init__(
@@ -57,6 +62,7 @@ class SynthADDetector(BaseEstimator):
         random_state=None,
         verbose=0,
         optimizer="auto",
+        known_anomalies=False,
     ):
         self.method = method
         self.method_params = method_params
@@ -67,6 +73,7 @@ class SynthADDetector(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.optimizer = optimizer
+        self.known_anomalies = known_anomalies
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -109,7 +116,7 @@ class SynthADDetector(BaseEstimator):
         return np.ascontiguousarray(x, dtype=np.float32)
 
     def fit(self, X, y=None):
-        """Train the method on `X` (y = 1 marks known anomalies for DA3D and DHAG; ignored otherwise)."""
+        """Train the method on `X`; ``y`` (1 = known anomaly) only with ``known_anomalies=True``."""
         import keras
 
         import keras_synthad
@@ -122,8 +129,16 @@ class SynthADDetector(BaseEstimator):
             )
         X = validate_data(self, X, dtype=np.float32, ensure_min_samples=2)
         method = getattr(keras_synthad, self.method)
-        if not method.supports_known_anomalies:
-            y = None  # PyOD's convention: unsupervised detectors ignore y
+        if self.known_anomalies and not method.supports_known_anomalies:
+            supported = [m for m in METHODS if getattr(keras_synthad, m).supports_known_anomalies]
+            raise ValueError(
+                f"Invalid value for `known_anomalies`: {self.method} learns from normal rows only; "
+                f"known anomalies need one of {supported}, or known_anomalies=False."
+            )
+        if not self.known_anomalies:
+            y = None  # PyOD's convention: detectors ignore y
+        elif y is None:
+            raise ValueError("known_anomalies=True needs `y` in fit(X, y): 1 for each known anomaly, 0 otherwise.")
         if y is not None:
             y = column_or_1d(y).astype(int)
             if len(y) != len(X) or not np.isin(y, (0, 1)).all():
@@ -156,18 +171,59 @@ class SynthADDetector(BaseEstimator):
         X = validate_data(self, X, dtype=np.float32, reset=False)
         return np.asarray(self.model_.predict(self._scaled(X), verbose=0), dtype=np.float64).reshape(-1)
 
-    def predict(self, X) -> np.ndarray:
-        """0 = normal, 1 = anomaly (PyOD's convention), at ``threshold_``."""
-        return (self.decision_function(X) > self.threshold_).astype(int)
-
-    def predict_proba(self, X, method: str = "linear") -> np.ndarray:
-        """``[P(normal), P(anomaly)]`` per row: the score min-max scaled by the training scores (PyOD's "linear")."""
-        if method != "linear":
-            raise ValueError(f"Invalid value for `method`: {method!r}; only 'linear' is supported.")
+    def predict(self, X, return_confidence: bool = False):
+        """0 = normal, 1 = anomaly (PyOD's convention), at ``threshold_``; with
+        ``return_confidence=True`` also `predict_confidence`'s values."""
         scores = self.decision_function(X)
-        low, high = self.decision_scores_.min(), self.decision_scores_.max()
-        anomaly = np.clip((scores - low) / (high - low if high > low else 1.0), 0.0, 1.0)
-        return np.column_stack([1.0 - anomaly, anomaly])
+        labels = (scores > self.threshold_).astype(int)
+        return (labels, self._confidence(scores, labels)) if return_confidence else labels
+
+    def predict_proba(self, X, method: str = "linear", return_confidence: bool = False) -> np.ndarray:
+        """``[P(normal), P(anomaly)]`` per row, from the score as PyOD computes it.
+
+        ``"linear"``: the score min-max scaled by the training scores, clipped to [0, 1].
+        ``"unify"``: ``erf((s - mean) / (std * sqrt(2)))`` of the training scores' mean and
+        standard deviation, clipped to [0, 1] (Kriegel et al., 2011, "Interpreting and
+        unifying outlier scores").
+        """
+        from scipy.special import erf
+
+        scores = self.decision_function(X)
+        train = self.decision_scores_
+        if method == "linear":
+            low, high = train.min(), train.max()
+            anomaly = (scores - low) / (high - low if high > low else 1.0)
+        elif method == "unify":
+            spread = train.std()
+            anomaly = erf((scores - train.mean()) / ((spread if spread > 0 else 1.0) * np.sqrt(2.0)))
+        else:
+            raise ValueError(f"Invalid value for `method`: {method!r}; expected 'linear' or 'unify'.")
+        anomaly = np.clip(anomaly, 0.0, 1.0)
+        probs = np.column_stack([1.0 - anomaly, anomaly])
+        if return_confidence:
+            return probs, self._confidence(scores, (scores > self.threshold_).astype(int))
+        return probs
+
+    def predict_confidence(self, X) -> np.ndarray:
+        """How sure each label is, in [0, 1] (ExCeeD, Perini et al., 2020, as PyOD computes it).
+
+        A row whose score exceeds ``k`` of the ``n`` training scores is an anomaly with
+        posterior probability ``p = (1 + k) / (2 + n)``; the confidence in calling it
+        anomalous is ``P(Binomial(n, p) > n - floor(n * contamination))``, and one minus
+        that for rows labelled normal.
+        """
+        scores = self.decision_function(X)
+        return self._confidence(scores, (scores > self.threshold_).astype(int))
+
+    def _confidence(self, scores, labels) -> np.ndarray:
+        from scipy.stats import binom
+
+        train = np.sort(self.decision_scores_)
+        n = len(train)
+        below = np.searchsorted(train, scores, side="right")  # training scores <= each score
+        posterior = (1.0 + below) / (2.0 + n)
+        anomalous = binom.sf(n - int(n * float(self.contamination)), n, posterior)
+        return np.where(labels == 1, anomalous, 1.0 - anomalous)
 
     def fit_predict(self, X, y=None) -> np.ndarray:
         """`fit`, then the training rows' labels (``labels_``)."""

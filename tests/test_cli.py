@@ -83,3 +83,21 @@ def test_unknown_flags_are_refused_outside_beam_commands(capsys):
     with pytest.raises(SystemExit):
         cli.main(["export", "m.keras", "--base", "b", "--runner=DirectRunner"])
     assert "unrecognized arguments: --runner=DirectRunner" in capsys.readouterr().err
+
+
+def test_user_mistakes_are_one_line_without_a_traceback(tmp_path, capsys):
+    config = tmp_path / "bad.toml"
+    config.write_text('[pipeline]\nname = "x"\n[data]\ninput = "rows.csv"\n[trainer]\nmethod = "Nope"\nepochs = 1\n')
+    assert cli.main(["pipeline", "run", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("synthad pipeline: error: [trainer] method must be one of") and "Traceback" not in err
+    truncated = tmp_path / "model.keras"
+    truncated.write_bytes(b"PK\x03\x04 half a zip")
+    assert cli.main(["export", str(truncated), "--base", str(tmp_path / "serving")]) == 2
+    err = capsys.readouterr().err
+    assert "is not a readable .keras file (not a zip archive: truncated or corrupt?)" in err
+    assert "File not found" not in err and not (tmp_path / "serving").exists()
+    assert cli.main(["export", str(tmp_path / "missing.keras"), "--base", str(tmp_path / "serving")]) == 2
+    assert "no .keras file at" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError):  # --debug: the traceback
+        cli.main(["--debug", "export", str(tmp_path / "missing.keras"), "--base", str(tmp_path / "serving")])

@@ -90,3 +90,52 @@ def test_dhag_skips_a_last_batch_of_k_rows_or_fewer():
     params = {"k": 50, "n_perturbators": 2, "encoder_units": [8], "perturbator_units": 8}
     detector = SynthADDetector("DHAG", params, epochs=2, batch_size=256, random_state=0).fit(x)
     assert np.isfinite(detector.decision_scores_).all() and detector.labels_.shape == (286,)
+
+
+def test_pyod_extras_match_pyods_own_formulas(normal_data, far_data):
+    from pyod.models.base import BaseDetector
+
+    detector = tiny(contamination=0.05).fit(normal_data)
+    x = np.concatenate([normal_data[:100], far_data[:50]])
+    scores = detector.decision_function(x)
+
+    class Same(BaseDetector):  # PyOD's base class, scoring with our scores
+        def __init__(self, contamination):
+            super().__init__(contamination=contamination)
+
+        def fit(self, X, y=None):
+            return self
+
+        def decision_function(self, X):
+            return scores
+
+    pyod = Same(contamination=0.05)
+    pyod.decision_scores_, pyod.threshold_, pyod.labels_ = detector.decision_scores_, detector.threshold_, None
+    pyod.labels_ = (pyod.decision_scores_ > pyod.threshold_).astype(int)
+    pyod._mu, pyod._sigma, pyod._classes = pyod.decision_scores_.mean(), pyod.decision_scores_.std(), 2
+    for method in ("linear", "unify"):
+        np.testing.assert_allclose(
+            detector.predict_proba(x, method=method), pyod.predict_proba(x, method=method), atol=1e-12
+        )
+    np.testing.assert_allclose(detector.predict_confidence(x), pyod.predict_confidence(x), atol=1e-12)
+    labels, confidence = detector.predict(x, return_confidence=True)
+    np.testing.assert_array_equal(labels, detector.predict(x))
+    assert confidence.shape == (len(x),) and ((confidence >= 0) & (confidence <= 1)).all()
+    assert confidence[100:].mean() > 0.9  # far rows: confidently anomalous
+    with pytest.raises(ValueError, match="'linear' or 'unify'"):
+        detector.predict_proba(x, method="sigmoid")
+
+
+def test_y_is_ignored_unless_known_anomalies_are_asked_for(normal_data):
+    x = normal_data[:256]
+    y = np.r_[np.ones(20), np.zeros(len(x) - 20)]
+    params = {"k": 16, "n_perturbators": 2, "encoder_units": [8], "perturbator_units": 8}
+    plain = SynthADDetector("DHAG", params, epochs=2, batch_size=64, random_state=0).fit(x)
+    with_y = SynthADDetector("DHAG", params, epochs=2, batch_size=64, random_state=0).fit(x, y)  # as cross_val_score
+    np.testing.assert_allclose(with_y.decision_scores_, plain.decision_scores_, rtol=1e-5, atol=1e-6)
+    known = SynthADDetector("DHAG", params, epochs=2, batch_size=64, random_state=0, known_anomalies=True).fit(x, y)
+    assert not np.allclose(known.decision_scores_, plain.decision_scores_)  # y = 1 rows joined training as anomalies
+    with pytest.raises(ValueError, match="`known_anomalies`: FenceGAN learns from normal rows only"):
+        tiny(known_anomalies=True).fit(x, y)
+    with pytest.raises(ValueError, match="needs `y`"):
+        SynthADDetector("DHAG", params, known_anomalies=True).fit(x)

@@ -180,10 +180,10 @@ def export_in_subprocess(model_path, base, names, warmup_path, model_name, trans
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
-        last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
-        kind, _, message = last.partition(": ")
-        if kind.rsplit(".", 1)[-1] in ("ValueError", "NotExportableError"):  # the same error as in-process
-            raise ValueError(message)
+        prefix = "synthad export: error: "  # the CLI's line for a ValueError: the same error as in-process
+        message = next((line for line in done.stderr.splitlines() if line.startswith(prefix)), None)
+        if message is not None:
+            raise ValueError(message[len(prefix) :])
         raise RuntimeError(f"The TensorFlow export subprocess failed:\n{done.stderr.strip()[-4000:]}")
     return int(done.stdout.strip().splitlines()[-1])
 
