@@ -187,3 +187,11 @@ def test_image_da3d_trains_on_a_frozen_conv_aae(tmp_path):
     model.save(path)
     restored = keras.saving.load_model(path)
     np.testing.assert_allclose(restored.predict(images[:32], verbose=0), normal[:32], atol=1e-6)
+
+
+def test_pretraining_is_announced_unless_silent(capsys):
+    x = np.random.default_rng(0).random((64, 6)).astype("float32")
+    small_da3d(aae_epochs=1, alarm_units=(4,)).fit(x, epochs=1, batch_size=32, verbose=2)
+    assert "pretraining the autoencoder for 1 epochs" in capsys.readouterr().out
+    small_da3d(aae_epochs=1, alarm_units=(4,)).fit(x, epochs=1, batch_size=32, verbose=0)
+    assert capsys.readouterr().out == ""

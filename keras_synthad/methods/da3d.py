@@ -349,7 +349,12 @@ class DA3D(AnomalyDetector):
         return x, y
 
     def pretrain_autoencoder(self, x, epochs: int, **fit_kwargs):
-        """Train the AAE alone on normal rows `x`, then freeze it again."""
+        """Train the AAE alone on normal rows `x`, then freeze it again (announced unless ``verbose=0``)."""
+        if fit_kwargs.get("verbose", "auto") != 0:
+            print(
+                f"{self.name}: pretraining the autoencoder for {epochs} epochs (aae_epochs; once, before Algorithm 1)",
+                flush=True,
+            )
         set_trainable(self.autoencoder, True)
         try:
             history = self.autoencoder.fit(x, epochs=epochs, **fit_kwargs)

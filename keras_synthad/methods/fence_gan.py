@@ -312,6 +312,11 @@ class FenceGAN(AnomalyDetector):
 
         ``fit_kwargs`` (``batch_size``, ``shuffle``, ``steps_per_epoch``, ``verbose``) go to `fit`.
         """
+        if fit_kwargs.get("verbose", "auto") != 0:
+            print(
+                f"{self.name}: pretraining the discriminator for {epochs} epochs (pretrain_epochs; once, first)",
+                flush=True,
+            )
         x, _ = self.check_fit_inputs(x, None, fit_kwargs)
         self._phase = "pretrain"
         self.train_function = None  # trace a discriminator-only step
