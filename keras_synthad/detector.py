@@ -56,7 +56,10 @@ class AnomalyDetector(keras.Model):
     Args:
         input_shape: shape of one sample, ``(d,)`` for tables or ``(H, W, C)``
             for images. Features must be scaled to [0, 1] for ``fit``.
-        seed: optional integer seed of the method's `keras.random.SeedGenerator`.
+        seed: optional integer: the method's `keras.random.SeedGenerator`, and Keras'
+            global seeds (``keras.utils.set_random_seed``: weight initialisation,
+            dropout, shuffling) when the model is built and when its first ``fit``
+            starts, so the same seed gives the same scores on the same backend and machine.
         preset: the named settings the method's other arguments default to
             (``"default"``: the label-free recipe; ``"paper"``: the paper's settings;
             ``"authors_code"`` where the authors' code differs). Arguments passed
@@ -86,6 +89,8 @@ class AnomalyDetector(keras.Model):
     stored_as: dict = {}
 
     def __init__(self, input_shape, seed=None, preset=DEFAULT_PRESET, **kwargs):
+        if seed is not None:
+            keras.utils.set_random_seed(int(seed))  # the networks' initial weights
         super().__init__(**kwargs)
         self.feature_shape = check_input_shape(input_shape)
         self.seed = seed
@@ -381,8 +386,15 @@ class AnomalyDetector(keras.Model):
         anomalies. Compiles with the paper's optimizers when not compiled yet.
         """
         x, y = self.check_fit_inputs(x, y, kwargs)
+        self.seed_first_fit()
         x, y = self.before_fit(x, y, kwargs)
         return self._fit_checked(x, y, **kwargs)
+
+    def seed_first_fit(self) -> None:
+        """Seed Keras' global generators (dropout, shuffling) before the first training step."""
+        optimizer = getattr(self, "optimizer", None)
+        if self.seed is not None and (optimizer is None or int(optimizer.iterations) == 0):
+            keras.utils.set_random_seed(int(self.seed))
 
     def before_fit(self, x, y, kwargs: dict):
         """A method's work between the input checks and Keras' fit (pretraining phases,

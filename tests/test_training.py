@@ -4,7 +4,9 @@ compiled steps, seeded repeatability and BackupAndRestore."""
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND, fast_optimizers, tiny_fence_gan
+from conftest import BACKEND, fast_optimizers, tiny_aae, tiny_fence_gan
+
+import keras_synthad as ks
 
 
 def _weights(network):
@@ -116,3 +118,21 @@ def test_backup_and_restore_resumes_with_every_roles_optimizer_state(normal_data
     np.testing.assert_allclose(
         resumed.predict(normal_data, verbose=0), uninterrupted.predict(normal_data, verbose=0), atol=1e-5
     )
+
+
+@pytest.mark.parametrize("method", ["FenceGAN", "DOPING"])
+def test_the_same_seed_gives_the_same_scores(method, normal_data, far_data):
+    """seed= covers weight initialisation, dropout, shuffling and sampling, whatever the global state."""
+
+    def fit_and_score(global_seed):
+        keras.utils.set_random_seed(global_seed)  # a different global state before each run
+        if method == "FenceGAN":
+            model = ks.FenceGAN(
+                input_shape=(4,), latent_dim=4, generator_units=(16,), discriminator_units=(16,), seed=3
+            )
+        else:
+            model = ks.DOPING(input_shape=(4,), autoencoder=tiny_aae(seed=3), seed=3)
+        model.fit(normal_data, epochs=2, batch_size=64, verbose=0)  # FenceGAN: dropout .2, shuffled batches
+        return model.predict(np.r_[normal_data[:50], far_data[:50]], verbose=0)
+
+    np.testing.assert_allclose(fit_and_score(1), fit_and_score(2), rtol=1e-6, atol=1e-6)

@@ -164,6 +164,7 @@ class DOPING(AnomalyDetector):
                 "of it to find the edge of the latent distribution."
             )
         x, _ = self.check_fit_inputs(x, y, kwargs)
+        self.seed_first_fit()
         history = self.autoencoder.fit(x, epochs=epochs, batch_size=batch_size, verbose=verbose, **kwargs)
         synthetic = self.augment(x, round(self.synthetic_fraction * x.shape[0]))
         self.fit_detector(np.concatenate([x, synthetic]), **(detector_fit_kwargs or {}))
