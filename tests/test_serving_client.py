@@ -95,3 +95,23 @@ def test_local_version_is_honoured(served, tmp_path):
     with pytest.raises(FileNotFoundError, match="holds no complete SavedModel"):
         serving_client.latest_version_dir(base, version=7)
     assert serving_client.latest_version_dir(base, version=1) == base / "1"
+
+
+def test_local_scoring_takes_the_models_columns_and_names_bad_cells(served, tmp_path, capsys):
+    model, x, base, _ = served
+    frame = pd.DataFrame(x[:5], columns=NAMES)
+    frame.insert(0, "conn_id", range(5))  # columns the model does not take pass through, as with --model
+    frame["label"] = "normal"
+    extra = tmp_path / "extra.csv"
+    frame.to_csv(extra, index=False)
+    out = tmp_path / "scores.csv"
+    assert cli_main(["score", "--url", str(base), "--input", str(extra), "--output", str(out)]) == 0
+    np.testing.assert_allclose(read_output(out)[0], expected(model, x[:5])[0], atol=1e-5)
+    frame.loc[3, "b"] = ""  # an empty cell
+    frame.to_csv(extra, index=False)
+    assert cli_main(["score", "--url", str(base), "--input", str(extra)]) == 2
+    assert "column 'b' must hold numbers for this model; row 4 holds ''" in capsys.readouterr().err
+    assert cli_main(["score", "--url", str(base), "--input", str(extra.with_name("none.csv"))]) == 2
+    frame.drop(columns=["c"]).to_csv(extra, index=False)
+    assert cli_main(["score", "--url", str(base), "--input", str(extra)]) == 2
+    assert "lacks the model's columns ['c']" in capsys.readouterr().err

@@ -139,13 +139,55 @@ def latest_version_dir(path, version: int | None = None) -> Path:
     raise FileNotFoundError(f"{path} holds no SavedModel and no complete integer version directory")
 
 
+def signature_inputs(inputs: dict, spec: dict) -> dict:
+    """The columns of `inputs` a signature takes (``spec``: name -> ``tf.TensorSpec``), typed as it takes them.
+
+    Columns the signature does not take (an id, a label) are left out, as batch scoring
+    passes them through; a missing column or a text cell in a numeric column is an error
+    naming the column, the row and the fix.
+    """
+    import tensorflow as tf
+
+    if list(spec) == [FEATURES_INPUT] and FEATURES_INPUT not in inputs:
+        raise ValueError(
+            "this model takes one `features` input (it was exported without feature names): pass --single-input "
+            "with a CSV that holds only the feature columns, in training order"
+        )
+    missing = [name for name in spec if name not in inputs]
+    if missing:
+        raise ValueError(f"the input lacks the model's columns {missing} (it has {sorted(inputs)})")
+    out = {}
+    for name, tensor_spec in spec.items():
+        values = np.asarray(inputs[name])
+        if tensor_spec.dtype == tf.string:
+            out[name] = tf.constant(values.astype(str))
+            continue
+        if values.dtype.kind in "USO":
+            numbers = np.array([_as_float(v) for v in values.ravel()]).reshape(values.shape)
+            bad = np.flatnonzero(np.isnan(numbers.reshape(len(values), -1)).any(axis=1))
+            if bad.size:
+                raise ValueError(
+                    f"column {name!r} must hold numbers for this model; row {int(bad[0]) + 1} holds "
+                    f"{values[bad[0]]!r} ({bad.size} such rows): clean or drop those rows"
+                )
+            values = numbers
+        out[name] = tf.constant(values, tf.float32)
+    return out
+
+
+def _as_float(value) -> float:
+    try:
+        return float(value) if str(value).strip() else float("nan")
+    except ValueError:
+        return float("nan")
+
+
 def score_saved_model(path, inputs: dict, version: int | None = None) -> dict:
     """Run ``serving_default`` of a SavedModel (a version directory or a base directory) in this process."""
     import tensorflow as tf
 
-    outputs = tf.saved_model.load(str(latest_version_dir(path, version))).signatures[SIGNATURE](
-        **{k: tf.constant(v, tf.string if np.asarray(v).dtype.kind in "USO" else tf.float32) for k, v in inputs.items()}
-    )
+    function = tf.saved_model.load(str(latest_version_dir(path, version))).signatures[SIGNATURE]
+    outputs = function(**signature_inputs(inputs, function.structured_input_signature[1]))
     return {k: outputs[k].numpy() for k in ("score", "is_anomaly")}
 
 
