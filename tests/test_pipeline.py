@@ -183,7 +183,7 @@ BAD_INPUTS = {
         False,
         ["'count'", "fewer examples"],
     ),
-    "empty split": (lambda f: f.iloc[:2], False, ["is empty"]),
+    "empty split": (lambda f: pd.concat([f[f.label == "normal"][:1], f[f.label == "attack"][:1]]), False, ["is empty"]),
 }
 
 
@@ -377,3 +377,51 @@ def test_the_user_pipelines_load_and_the_samples_transform_is_the_librarys(tmp_p
         assert set(user) == {"proto_xf", "rate_xf"}
         for key in user:
             np.testing.assert_allclose(user[key], library[key])
+
+
+def test_example_gen_refuses_an_empty_file_and_labels_that_match_no_row(tmp_path):
+    from keras_synthad.pipelines import example_gen
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(DataValidationError, match="is empty"):
+        example_gen.run(make_config(tmp_path, empty).data, tmp_path / "out", log=lambda line: None)
+    csv = tmp_path / "rows.csv"
+    make_frame(50).to_csv(csv, index=False)
+    cfg = make_config(tmp_path, csv, data={"anomaly_labels": ["attacks"]})
+    with pytest.raises(DataValidationError, match=r"no row .* anomaly_labels \['attacks'\]; column 'label' holds"):
+        example_gen.run(cfg.data, tmp_path / "out2", log=lambda line: None)
+
+
+@tf_only
+def test_a_model_no_better_than_chance_is_refused_without_floors(pushed, tmp_path):
+    import tensorflow as tf
+
+    from keras_synthad.pipelines import evaluator
+
+    cfg, _, _ = pushed
+
+    class Inverted(tf.Module):  # scores the normal rows high: AUROC 0
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def serve(self, examples):
+            label = tf.io.parse_example(examples, {"label": tf.io.FixedLenFeature([], tf.string)})["label"]
+            score = tf.cast(tf.equal(label, "normal"), tf.float32)
+            return {"score": score, "is_anomaly": tf.cast(score > 0.5, tf.int32)}
+
+    model = Inverted()
+    tf.saved_model.save(
+        model, str(tmp_path / "inverted" / "Format-Serving"), signatures={"serve_tf_examples": model.serve}
+    )
+    store = MetadataStore(cfg.metadata)
+    [examples_artifact] = store.artifacts(store.context(PIPELINE_CONTEXT, cfg.name), "Examples")[:1]
+    no_floors = dataclasses.replace(cfg.evaluator, floors={})
+    _, reasons = evaluator.run(
+        str(tmp_path / "inverted"),
+        examples_artifact.uri,
+        examples_artifact.properties,
+        no_floors,
+        None,
+        tmp_path / "evaluation",
+        log=lambda line: None,
+    )
+    assert reasons and "no better than chance" in reasons[0]

@@ -60,6 +60,11 @@ def run(model_dir: str, examples_uri: str, examples_props: dict, config: Evaluat
         result["anomalies"] = int(y.sum())
         if 0 < y.sum() < len(y):
             result["candidate"] = measure(y, scores, flags)
+            if result["candidate"]["auroc"] <= 0.5:  # refused with or without floors
+                reasons.append(
+                    f"auroc {result['candidate']['auroc']:.4f} is no better than chance: the model ranks the test "
+                    "split's anomalies no higher than its normal rows"
+                )
             for name, floor in config.floors.items():
                 if result["candidate"][name] < floor:
                     reasons.append(f"{name} {result['candidate'][name]:.4f} is below the floor {floor}")

@@ -35,7 +35,12 @@ def _read(data: DataConfig) -> pd.DataFrame:
         raise FileNotFoundError(f"[data] input {data.input} does not exist.")
     if data.format == "csv":
         names = list(data.column_names) if data.column_names else None
-        return pd.read_csv(data.input, dtype=str, keep_default_na=False, header=None if names else "infer", names=names)
+        try:
+            return pd.read_csv(
+                data.input, dtype=str, keep_default_na=False, header=None if names else "infer", names=names
+            )
+        except pd.errors.EmptyDataError:
+            raise DataValidationError(f"ExampleGen: [data] input {data.input} is empty (no header, no rows).") from None
     if data.format == "parquet":
         return pd.read_parquet(data.input)
     serialized = []
@@ -123,6 +128,13 @@ def run(data: DataConfig, output: Path, log) -> dict:
     anomalous = np.zeros(len(frame), dtype=bool)
     if data.label_column is not None:
         anomalous = np.isin(columns[data.label_column], list(data.anomaly_labels))
+        if not anomalous.any():
+            present = sorted(set(map(str, columns[data.label_column])))
+            raise DataValidationError(
+                f"ExampleGen: no row of {data.input} has a label in [data] anomaly_labels {list(data.anomaly_labels)}; "
+                f"column {data.label_column!r} holds {present[:10]}{' ...' if len(present) > 10 else ''}. "
+                "Fix anomaly_labels before anything trains."
+            )
     counts, anomalies = {}, {}
     for index, name in enumerate(SPLITS):
         keep = (split == index) & ~anomalous if name == "train" else split == index
