@@ -328,6 +328,7 @@ def test_config_errors_name_the_key(tmp_path):
         make_config(tmp_path, csv, trainer={"epoch": 3})
     with pytest.raises(ConfigError, match="anomaly_labels must list"):
         make_config(tmp_path, csv, data={"anomaly_labels": []})
+    assert make_config(tmp_path, csv, data={"anomaly_labels": [1, "x"]}).data.anomaly_labels == ("1", "x")
     with pytest.raises(ConfigError, match="input_shape is set by the Transform"):
         make_config(tmp_path, csv, trainer={"args": {"input_shape": [3]}})
 

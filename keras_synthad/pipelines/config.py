@@ -135,7 +135,10 @@ def _data(table: dict, here: Path) -> DataConfig:
     if fmt not in FORMATS:
         raise ConfigError(f"[data] format must be one of {FORMATS}; received {fmt!r}.")
     label = _get(table, "label_column", section, str, None)
-    anomaly_labels = _strings(_get(table, "anomaly_labels", section, list, []), "anomaly_labels", section)
+    labels = _get(table, "anomaly_labels", section, list, [])
+    # Labels are compared as the text the input holds: anomaly_labels = [1] means "1".
+    labels = [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in labels]
+    anomaly_labels = _strings(labels, "anomaly_labels", section)
     if label is not None and not anomaly_labels:
         raise ConfigError(
             "[data] anomaly_labels must list the label values that mark an anomaly when label_column is set."
