@@ -215,26 +215,29 @@ def test_model_below_a_floor_is_not_pushed(pushed, tmp_path):
     assert versions(cfg.serving_base) == [1]
 
 
-@tf_only
-def test_model_worse_than_the_last_blessed_one_is_not_blessed(pushed, tmp_path):
+def label_reader(model_dir: Path, high: str) -> None:
+    """A stand-in SavedModel (the Evaluator's ``serve_tf_examples``) that scores 1 where the label is `high`."""
     import tensorflow as tf
 
+    class LabelReader(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def serve(self, examples):
+            label = tf.io.parse_example(examples, {"label": tf.io.FixedLenFeature([], tf.string)})["label"]
+            score = tf.cast(tf.equal(label, high), tf.float32)
+            return {"score": score, "is_anomaly": tf.cast(score > 0.5, tf.int32)}
+
+    model = LabelReader()
+    tf.saved_model.save(model, str(model_dir / "Format-Serving"), signatures={"serve_tf_examples": model.serve})
+
+
+@tf_only
+def test_model_worse_than_the_last_blessed_one_is_not_blessed(pushed, tmp_path):
     from keras_synthad.pipelines import evaluator
     from keras_synthad.pipelines.metadata import Artifact
 
     cfg, report, _ = pushed
 
-    class Oracle(tf.Module):  # a "last blessed model" that reads the label: AUROC 1
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-        def serve(self, examples):
-            label = tf.io.parse_example(examples, {"label": tf.io.FixedLenFeature([], tf.string)})["label"]
-            score = tf.cast(tf.equal(label, "attack"), tf.float32)
-            return {"score": score, "is_anomaly": tf.cast(score > 0.5, tf.int32)}
-
-    oracle = Oracle()
-    tf.saved_model.save(
-        oracle, str(tmp_path / "oracle" / "Format-Serving"), signatures={"serve_tf_examples": oracle.serve}
-    )
+    label_reader(tmp_path / "oracle", "attack")  # a "last blessed model" that reads the label: AUROC 1
     store = MetadataStore(cfg.metadata)
     [examples_artifact] = store.artifacts(store.context(PIPELINE_CONTEXT, cfg.name), "Examples")[:1]
     result, reasons = evaluator.run(
@@ -396,23 +399,11 @@ def test_example_gen_refuses_an_empty_file_and_labels_that_match_no_row(tmp_path
 
 @tf_only
 def test_a_model_no_better_than_chance_is_refused_without_floors(pushed, tmp_path):
-    import tensorflow as tf
-
     from keras_synthad.pipelines import evaluator
 
     cfg, _, _ = pushed
 
-    class Inverted(tf.Module):  # scores the normal rows high: AUROC 0
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-        def serve(self, examples):
-            label = tf.io.parse_example(examples, {"label": tf.io.FixedLenFeature([], tf.string)})["label"]
-            score = tf.cast(tf.equal(label, "normal"), tf.float32)
-            return {"score": score, "is_anomaly": tf.cast(score > 0.5, tf.int32)}
-
-    model = Inverted()
-    tf.saved_model.save(
-        model, str(tmp_path / "inverted" / "Format-Serving"), signatures={"serve_tf_examples": model.serve}
-    )
+    label_reader(tmp_path / "inverted", "normal")  # scores the normal rows high: AUROC 0
     store = MetadataStore(cfg.metadata)
     [examples_artifact] = store.artifacts(store.context(PIPELINE_CONTEXT, cfg.name), "Examples")[:1]
     no_floors = dataclasses.replace(cfg.evaluator, floors={})
