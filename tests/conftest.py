@@ -3,6 +3,12 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    # One compute thread per xdist worker (and its subprocesses): the workers already fill the cores.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -11,6 +17,10 @@ import pytest  # noqa: E402
 import keras_synthad as ks  # noqa: E402
 
 BACKEND = keras.backend.backend()
+if BACKEND == "torch" and os.environ.get("OMP_NUM_THREADS") == "1":
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def tiny_fence_gan(width: int = 4, **kwargs) -> ks.FenceGAN:
