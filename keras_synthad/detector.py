@@ -396,6 +396,11 @@ class AnomalyDetector(keras.Model):
         if self.seed is not None and (optimizer is None or int(optimizer.iterations) == 0):
             keras.utils.set_random_seed(int(self.seed))
 
+    def announce_phase(self, phase: str, fit_kwargs: dict) -> None:
+        """One line before a training phase that ``fit`` runs on its own (pretraining), unless ``verbose=0``."""
+        if fit_kwargs.get("verbose", "auto") != 0:
+            print(f"{self.name}: {phase}", flush=True)
+
     def before_fit(self, x, y, kwargs: dict):
         """A method's work between the input checks and Keras' fit (pretraining phases,
         adapting layers, batching); it may edit ``kwargs`` and returns the rows and labels to fit."""

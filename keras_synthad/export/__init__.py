@@ -180,7 +180,9 @@ def export_in_subprocess(model_path, base, names, warmup_path, model_name, trans
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
-        prefix = "synthad export: error: "  # the CLI's line for a ValueError: the same error as in-process
+        from keras_synthad.cli import ERROR_PREFIX
+
+        prefix = ERROR_PREFIX.format(command="export")  # the CLI's line for a ValueError: the same error in-process
         message = next((line for line in done.stderr.splitlines() if line.startswith(prefix)), None)
         if message is not None:
             raise ValueError(message[len(prefix) :])

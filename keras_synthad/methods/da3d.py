@@ -350,11 +350,9 @@ class DA3D(AnomalyDetector):
 
     def pretrain_autoencoder(self, x, epochs: int, **fit_kwargs):
         """Train the AAE alone on normal rows `x`, then freeze it again (announced unless ``verbose=0``)."""
-        if fit_kwargs.get("verbose", "auto") != 0:
-            print(
-                f"{self.name}: pretraining the autoencoder for {epochs} epochs (aae_epochs; once, before Algorithm 1)",
-                flush=True,
-            )
+        self.announce_phase(
+            f"pretraining the autoencoder for {epochs} epochs (aae_epochs; once, before Algorithm 1)", fit_kwargs
+        )
         set_trainable(self.autoencoder, True)
         try:
             history = self.autoencoder.fit(x, epochs=epochs, **fit_kwargs)

@@ -14,6 +14,7 @@ from keras import ops
 from keras_synthad import losses, networks
 from keras_synthad.detector import AnomalyDetector
 from keras_synthad.hyperparameters import WEIGHT_AVERAGING, Interval, Options, OrNone, Units
+from keras_synthad.validation import invalid_argument
 
 # Paper defaults per data kind: Table IV (KDD99), Table II (MNIST), Table III (CIFAR-10).
 PAPER_DEFAULTS = {
@@ -145,9 +146,10 @@ class FenceGAN(AnomalyDetector):
         super().__init__(input_shape, seed=seed, preset=preset, **kwargs)
         tabular = self.data_kind == "tabular"
         if not tabular and (generator_units or discriminator_units):
-            raise ValueError(
-                f"{type(self).__name__}: `generator_units`/`discriminator_units` apply to tabular inputs only; "
-                "image inputs use the paper's CNNs."
+            raise invalid_argument(
+                "generator_units/discriminator_units",
+                (generator_units, discriminator_units),
+                "None for image inputs (they use the paper's CNNs; the units apply to tabular inputs only)",
             )
         generator_units = (generator_units or TABULAR_GENERATOR_UNITS) if tabular else None
         discriminator_units = (discriminator_units or TABULAR_DISCRIMINATOR_UNITS) if tabular else None
@@ -312,11 +314,9 @@ class FenceGAN(AnomalyDetector):
 
         ``fit_kwargs`` (``batch_size``, ``shuffle``, ``steps_per_epoch``, ``verbose``) go to `fit`.
         """
-        if fit_kwargs.get("verbose", "auto") != 0:
-            print(
-                f"{self.name}: pretraining the discriminator for {epochs} epochs (pretrain_epochs; once, first)",
-                flush=True,
-            )
+        self.announce_phase(
+            f"pretraining the discriminator for {epochs} epochs (pretrain_epochs; once, first)", fit_kwargs
+        )
         x, _ = self.check_fit_inputs(x, None, fit_kwargs)
         self._phase = "pretrain"
         self.train_function = None  # trace a discriminator-only step

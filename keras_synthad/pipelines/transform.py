@@ -111,18 +111,19 @@ def run(
     transformed_dir: Path,
     beam_args,
     log,
-    config: TransformConfig | None = None,
+    config: TransformConfig,
 ) -> dict:
     categorical = json.loads(examples_props["categorical_columns"])
     numeric = json.loads(examples_props["numeric_columns"])
     columns = [c for c in examples.decode(examples.read(examples_uri, "train")[:1]) if c in categorical + numeric]
     order = [transformed_name(c) for c in columns]
     raw = raw_schema(schema, columns)
-    if config is not None and config.module_file is not None:
+    if config.module_file is not None:
         preprocessing_fn = user_preprocessing_fn(config, columns)
-        log(f"preprocessing_fn: {config.preprocessing_fn} from {config.module_file}")
+        summary = f"{config.preprocessing_fn} from {config.module_file}"
     else:
         preprocessing_fn = preprocessing_fn_for(categorical, numeric)
+        summary = f"{len(categorical)} categorical columns one-hot, {len(numeric)} numeric scaled to [0, 1]"
     temp = tempfile.mkdtemp(prefix="tft-")
     try:
         with beam_options.pipeline(beam_args) as pipeline, tft_beam.Context(temp_dir=temp):
@@ -155,13 +156,11 @@ def run(
         for name, spec in tft.TFTransformOutput(str(graph_dir)).transformed_feature_spec().items()
         if name in order
     )
-    if config is None or config.module_file is None:
-        log(f"{len(categorical)} categorical columns one-hot, {len(numeric)} numeric scaled to [0, 1]")
-    log(f"{width} model inputs")
+    log(f"{summary} -> {width} model inputs")
     return {"transformed_features": json.dumps(order), "width": width}
 
 
-def component(examples, schema, beam_args, config: TransformConfig | None = None) -> Component:
+def component(examples, schema, beam_args, config: TransformConfig) -> Component:
     def body(out, log):
         properties = run(
             examples.uri,
