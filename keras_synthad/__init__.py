@@ -1,7 +1,7 @@
 """keras_synthad: anomaly detection that learns from synthetic anomalies, on Keras 3."""
 
 from keras_synthad.augmentation import SMOTEVariant
-from keras_synthad.detector import AnomalyDetector
+from keras_synthad.detector import AnomalyDetector, OutOfRangeWarning
 from keras_synthad.downstream import EstimatorScorer, IsolationForestScorer, NearestNeighborScorer
 from keras_synthad.methods.aae import AdversarialAutoencoder
 from keras_synthad.methods.da3d import DA3D
@@ -21,6 +21,7 @@ __all__ = [
     "FenceGAN",
     "IsolationForestScorer",
     "NearestNeighborScorer",
+    "OutOfRangeWarning",
     "SMOTEVariant",
     "__version__",
 ]

@@ -2,8 +2,9 @@
 
 - ``call(x)`` returns the anomaly score, shape (n,), higher = more anomalous, so
   ``predict``, the exported SavedModel and TF Serving agree.
-- ``calibrate(x_normal, contamination)`` stores the threshold in a non-trainable
-  weight (saved with the model); ``detect(x)`` returns 0 = normal, 1 = anomaly.
+- ``calibrate(x_normal, contamination)`` stores the threshold and the range of the
+  calibration rows in non-trainable weights (saved and exported with the model);
+  ``detect(x)`` returns 0 = normal, 1 = anomaly, and flags every row outside that range.
 - Training is multi-role: a method names its roles (``roles()``: role -> networks),
   the paper's optimizers (``default_optimizers()``) and writes one iteration of its
   paper's algorithm in ``algorithm_step(x, y)`` with ``keras.ops``, calling
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -30,6 +32,19 @@ from keras_synthad.validation import (
 )
 
 CALIBRATION_ROWS = 8  # rows of calibration data kept for serving warmup
+#: ``calibrate``'s default range margin: a row is out of range when a value lies more
+#: than this fraction of the column's calibration span below its minimum or above its maximum.
+RANGE_MARGIN = 0.1
+RANGE_SLACK = 1e-6  # absolute slack on top of the margin (float rounding, constant columns)
+#: Own weights added after the first release, in the order they were added: files saved
+#: before one existed lack it and the ones after it (`load_own_variables` fills them in).
+ADDED_WEIGHTS = ("calibration_rows", "range_low", "range_high")
+
+
+class OutOfRangeWarning(UserWarning):
+    """Rows outside the range the model was calibrated on: their scores are extrapolation."""
+
+
 DEFAULT_PRESET = "default"
 #: Files saved before presets existed hold the paper's settings.
 LEGACY_PRESET = "paper"
@@ -113,6 +128,15 @@ class AnomalyDetector(keras.Model):
         # A few rows of the calibration data: TF Serving's warmup requests (export.py).
         self.calibration_rows = self.add_weight(
             shape=(CALIBRATION_ROWS, *self.feature_shape), initializer="zeros", trainable=False, name="calibration_rows"
+        )
+        # The range guard (calibrate): per column for tables, one pixel range for images;
+        # unbounded until calibrated.
+        range_shape = self.feature_shape if len(self.feature_shape) == 1 else ()
+        self.range_low = self.add_weight(
+            shape=range_shape, initializer=keras.initializers.Constant(-math.inf), trainable=False, name="range_low"
+        )
+        self.range_high = self.add_weight(
+            shape=range_shape, initializer=keras.initializers.Constant(math.inf), trainable=False, name="range_high"
         )
         self.loss_trackers = [keras.metrics.Mean(name=name) for name in self.loss_names]
 
@@ -426,18 +450,24 @@ class AnomalyDetector(keras.Model):
     # --- scoring ---------------------------------------------------------------------
 
     def predict(self, x, batch_size=None, verbose="auto", **kwargs):
-        """Anomaly scores, shape (n,), higher = more anomalous."""
+        """Anomaly scores, shape (n,), higher = more anomalous; an `OutOfRangeWarning` for rows
+        outside the calibrated range (`out_of_range`)."""
         if is_array_like(x):
             x = check_features(x, self.feature_shape)
+            self.warn_out_of_range(x, self.out_of_range(x))
         scores = super().predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
         return np.asarray(scores, dtype=np.float32).reshape(-1)
 
-    def calibrate(self, x, contamination: float = 0.05, batch_size: int | None = None) -> float:
-        """Set the threshold so that a `contamination` fraction of `x` is flagged.
+    def calibrate(
+        self, x, contamination: float = 0.05, batch_size: int | None = None, range_margin: float | None = RANGE_MARGIN
+    ) -> float:
+        """Set the threshold so that a `contamination` fraction of `x` is flagged, and the range guard.
 
         Args:
             x: normal (or mostly normal) data, e.g. the training set.
             contamination: expected fraction of anomalies, in (0, 1).
+            range_margin: the range guard's margin (see `out_of_range`), a fraction of each
+                column's span in `x`; ``None`` turns the guard off.
 
         Returns:
             The threshold, also stored in the model's ``threshold`` weight.
@@ -454,21 +484,79 @@ class AnomalyDetector(keras.Model):
             rows = check_features(x, self.feature_shape)
             picks = np.linspace(0, len(rows) - 1, CALIBRATION_ROWS).round().astype(int)
             self.calibration_rows.assign(rows[picks])
+            self.set_range(rows, range_margin)
         return threshold
+
+    def set_range(self, rows: np.ndarray, margin: float | None = RANGE_MARGIN) -> None:
+        """Bound the range guard by `rows`' minimum and maximum, widened by `margin` x their span."""
+        if margin is None:
+            self.range_low.assign(np.full(self.range_low.shape, -np.inf, "float32"))
+            self.range_high.assign(np.full(self.range_high.shape, np.inf, "float32"))
+            return
+        if not float(margin) >= 0:
+            raise ValueError(
+                "Invalid value received for argument `range_margin`. Expected a fraction >= 0, "
+                f"or None to turn the range guard off. Received: range_margin={margin!r}"
+            )
+        axis = 0 if len(self.feature_shape) == 1 else None
+        low, high = rows.min(axis=axis), rows.max(axis=axis)
+        slack = float(margin) * (high - low) + RANGE_SLACK
+        self.range_low.assign((low - slack).astype("float32"))
+        self.range_high.assign((high + slack).astype("float32"))
+
+    def out_of_range(self, x) -> np.ndarray:
+        """True for each row of `x` with a value outside the calibrated range (the range guard).
+
+        The range is the calibration rows' minimum and maximum per column (for images, over
+        all pixels), widened by ``range_margin`` x the span. The networks never saw such
+        values, so their score is extrapolation: `detect` and the exported ``is_anomaly``
+        flag these rows, and `predict` warns about them.
+        """
+        rows = check_features(x, self.feature_shape)
+        low, high = keras.ops.convert_to_numpy(self.range_low), keras.ops.convert_to_numpy(self.range_high)
+        outside = (rows < low) | (rows > high)
+        return outside.reshape(len(rows), -1).any(axis=1)
+
+    def warn_out_of_range(self, rows: np.ndarray, outside: np.ndarray) -> None:
+        """One `OutOfRangeWarning` naming how many rows lie outside the range, and the first of them."""
+        if not outside.any():
+            return
+        row = int(np.argmax(outside))
+        values = rows[row].reshape(-1)
+        low, high = (
+            np.broadcast_to(keras.ops.convert_to_numpy(w), rows.shape[1:]).reshape(-1)
+            for w in (self.range_low, self.range_high)
+        )
+        column = int(np.flatnonzero((values < low) | (values > high))[0])
+        bounds = (low[column], high[column])
+        where = f"column {column}" if len(self.feature_shape) == 1 else f"value {column}"
+        warnings.warn(
+            OutOfRangeWarning(
+                f"{int(outside.sum())} of {len(rows)} rows lie outside the range the model was calibrated on "
+                f"(first: row {row}, {where} = {values[column]:.4g}, range [{bounds[0]:.4g}, {bounds[1]:.4g}]); "
+                "they are flagged as anomalies (detect(), the exported is_anomaly). Scale new rows with the scaler fitted on the training "
+                "rows; calibrate(..., range_margin=None) turns the guard off."
+            ),
+            stacklevel=3,
+        )
 
     @property
     def is_calibrated(self) -> bool:
         return not math.isnan(float(keras.ops.convert_to_numpy(self.threshold)))
 
     def detect(self, x, batch_size: int | None = None) -> np.ndarray:
-        """Labels, 0 = normal and 1 = anomaly (score above the calibrated threshold)."""
+        """Labels, 0 = normal and 1 = anomaly: a score above the calibrated threshold, or a
+        row outside the calibrated range (`out_of_range`)."""
         if not self.is_calibrated:
             raise ValueError(
                 f"{type(self).__name__} has no threshold yet: call "
                 "calibrate(x_normal, contamination=...) before detect()."
             )
         threshold = float(keras.ops.convert_to_numpy(self.threshold))
-        return (self.predict(x, batch_size=batch_size, verbose=0) > threshold).astype(np.int32)
+        scores = self.predict(x, batch_size=batch_size, verbose=0)
+        if not is_array_like(x):
+            return (scores > threshold).astype(np.int32)
+        return ((scores > threshold) | self.out_of_range(x)).astype(np.int32)
 
     # --- serialization ---------------------------------------------------------------
 
@@ -485,26 +573,31 @@ class AnomalyDetector(keras.Model):
 
     def load_own_variables(self, store):
         keys = list(store.keys())
-        store = self._without_calibration_rows(store, keys)
+        store = self._with_added_weights(store, keys)
         keys = list(store.keys())
         for i, state in enumerate(self._rng_states()):
             if f"rng_{i}" in keys:
                 state.assign(keras.ops.cast(np.asarray(store[f"rng_{i}"]), state.dtype))
         super().load_own_variables({k: store[k] for k in keys if not k.startswith("rng_")})
 
-    def _without_calibration_rows(self, store, keys):
-        """Files saved before ``calibration_rows`` existed have one variable fewer: shift the
-        later indices and leave the rows at zero (export then asks for ``warmup_rows``)."""
+    def _with_added_weights(self, store, keys):
+        """Files saved before some of `ADDED_WEIGHTS` existed hold fewer own variables: shift the
+        later indices and keep the missing ones at their initial values (no warmup rows, no
+        range guard: export then asks for ``warmup_rows``, and calibrate() sets the range)."""
         own = self._trainable_variables + self._non_trainable_variables
         indexed = [k for k in keys if not k.startswith("rng_")]
-        if len(indexed) != len(own) - 1:
+        missing_count = len(own) - len(indexed)
+        if not 0 < missing_count <= len(ADDED_WEIGHTS):
             return store
-        position = next(i for i, v in enumerate(own) if v is self.calibration_rows)
+        missing = {id(getattr(self, name)) for name in ADDED_WEIGHTS[-missing_count:]}
         shifted = {k: store[k] for k in keys if k.startswith("rng_")}
-        for i in range(len(own)):
-            if i != position:
-                shifted[str(i)] = store[str(i if i < position else i - 1)]
-        shifted[str(position)] = np.zeros(self.calibration_rows.shape, "float32")
+        source = 0
+        for i, variable in enumerate(own):
+            if id(variable) in missing:
+                shifted[str(i)] = keras.ops.convert_to_numpy(variable)
+            else:
+                shifted[str(i)] = store[str(source)]
+                source += 1
         return shifted
 
     def get_config(self):

@@ -172,11 +172,15 @@ class SynthADDetector(BaseEstimator):
         return np.asarray(self.model_.predict(self._scaled(X), verbose=0), dtype=np.float64).reshape(-1)
 
     def predict(self, X, return_confidence: bool = False):
-        """0 = normal, 1 = anomaly (PyOD's convention), at ``threshold_``; with
+        """0 = normal, 1 = anomaly (PyOD's convention): above ``threshold_``, or outside the
+        training rows' range (the model's range guard, `AnomalyDetector.out_of_range`); with
         ``return_confidence=True`` also `predict_confidence`'s values."""
         scores = self.decision_function(X)
-        labels = (scores > self.threshold_).astype(int)
-        return (labels, self._confidence(scores, labels)) if return_confidence else labels
+        outside = self.model_.out_of_range(self._scaled(X))
+        labels = ((scores > self.threshold_) | outside).astype(int)
+        if not return_confidence:
+            return labels
+        return labels, np.where(outside, 1.0, self._confidence(scores, labels))  # the guard's flags are certain
 
     def predict_proba(self, X, method: str = "linear", return_confidence: bool = False) -> np.ndarray:
         """``[P(normal), P(anomaly)]`` per row, from the score as PyOD computes it.

@@ -3,6 +3,8 @@
 What every model class must do is checked on all of them in `test_method_contract.py`.
 """
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -29,7 +31,36 @@ def test_calibrate_sets_a_non_trainable_threshold_and_detect_uses_it(trained, no
     assert float(trained.threshold) == pytest.approx(threshold)
     labels = trained.detect(normal_data)
     assert labels.dtype.kind == "i" and labels.mean() == pytest.approx(0.1, abs=0.01)
+    trained.calibrate(normal_data, contamination=0.1, range_margin=None)  # the threshold alone
     assert trained.detect(far_data).mean() > 0.9
+
+
+def test_detect_flags_rows_outside_the_calibrated_range_and_predict_warns(trained, normal_data):
+    trained.calibrate(normal_data, contamination=0.05)
+    shifted = normal_data[:50] - 5.0  # unscaled rows: far below every column's range
+    with pytest.warns(ks.OutOfRangeWarning, match=r"50 of 50 rows .* row 0, column 0"):
+        trained.predict(shifted, verbose=0)
+    with pytest.warns(ks.OutOfRangeWarning):
+        assert trained.detect(shifted).tolist() == [1] * 50
+    mixed = normal_data[:20].copy()
+    mixed[7, 2] = 1.0 + float(normal_data[:, 2].max())  # one value past the range and its margin
+    with pytest.warns(ks.OutOfRangeWarning, match=r"1 of 20 rows .* row 7, column 2"):
+        trained.predict(mixed, verbose=0)
+    assert trained.out_of_range(mixed).tolist() == [i == 7 for i in range(20)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rows inside the range: no warning
+        trained.predict(normal_data, verbose=0)
+    trained.calibrate(normal_data, contamination=0.05, range_margin=None)
+    assert not trained.out_of_range(shifted).any()
+    with pytest.raises(ValueError, match="range_margin"):
+        trained.calibrate(normal_data, contamination=0.05, range_margin=-1)
+
+
+def test_the_range_guard_survives_save_and_load(trained, normal_data, tmp_path):
+    trained.calibrate(normal_data, contamination=0.05)
+    trained.save(tmp_path / "model.keras")
+    restored = keras.saving.load_model(tmp_path / "model.keras")
+    assert restored.out_of_range(normal_data[:5] + 5.0).all() and not restored.out_of_range(normal_data).any()
 
 
 @pytest.mark.parametrize("contamination", [0, 1, -0.1, 1.5])

@@ -86,6 +86,21 @@ def test_serving_default_matches_in_process_scores_and_labels(exported):
     assert 0 < is_anomaly.sum() < len(rows)  # the threshold is really applied
 
 
+def test_serving_default_carries_the_range_guard(exported):
+    model, x, path, names = exported
+    loaded = tf.saved_model.load(str(path))
+    rows = x[:40].copy()
+    rows[::4] += 3.0  # every fourth row far outside the calibration range
+    outputs = loaded.signatures[export.SERVING_SIGNATURE](
+        **{k: tf.constant(v) for k, v in export.feature_dict(rows, names).items()}
+    )
+    expected = model.out_of_range(rows)
+    assert expected.sum() == 10
+    np.testing.assert_array_equal(outputs["out_of_range"].numpy(), expected.astype(np.int32))
+    np.testing.assert_array_equal(outputs["is_anomaly"].numpy(), model.detect(rows))
+    assert outputs["is_anomaly"].numpy()[::4].all()
+
+
 def test_tf_examples_signature_matches(exported):
     model, x, path, names = exported
     loaded = tf.saved_model.load(str(path))
@@ -304,18 +319,27 @@ def test_only_plain_integer_names_are_versions(tmp_path):
     assert export.versions(tmp_path) == [3]
 
 
-def test_files_saved_before_calibration_rows_still_load(calibrated):
-    """A store without the calibration_rows entry (older files) loads, the rows left at zero."""
+@pytest.mark.parametrize(
+    "missing", [("range_low", "range_high"), ("calibration_rows", "range_low", "range_high")], ids=["range", "both"]
+)
+def test_files_saved_before_later_weights_still_load(calibrated, missing):
+    """A store without the weights added later (older files) loads; those keep their initial values."""
     store = {}
     calibrated.save_own_variables(store)
     own = calibrated._trainable_variables + calibrated._non_trainable_variables
-    position = next(i for i, v in enumerate(own) if v is calibrated.calibration_rows)
+    dropped = {i for i, v in enumerate(own) if any(v is getattr(calibrated, name) for name in missing)}
     old = {k: v for k, v in store.items() if k.startswith("rng_")}
-    indexed = [store[str(i)] for i in range(len(own)) if i != position]
+    indexed = [store[str(i)] for i in range(len(own)) if i not in dropped]
     old.update({str(i): value for i, value in enumerate(indexed)})
     fresh = tiny_fence_gan(pretrain_epochs=1)
     fresh.load_own_variables(old)
     assert float(keras.ops.convert_to_numpy(fresh.threshold)) == float(keras.ops.convert_to_numpy(calibrated.threshold))
-    assert not np.any(keras.ops.convert_to_numpy(fresh.calibration_rows))
-    with pytest.raises(ValueError, match="warmup_rows"):
-        export.export_saved_model(fresh, "unused-base")
+    assert not fresh.out_of_range(np.full((2, 4), 50.0, "float32")).any()  # no range guard until calibrated
+    if "calibration_rows" in missing:
+        assert not np.any(keras.ops.convert_to_numpy(fresh.calibration_rows))
+        with pytest.raises(ValueError, match="warmup_rows"):
+            export.export_saved_model(fresh, "unused-base")
+    else:
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(fresh.calibration_rows), keras.ops.convert_to_numpy(calibrated.calibration_rows)
+        )

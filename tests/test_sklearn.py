@@ -54,8 +54,12 @@ def test_pyod_interface_and_separation(normal_data, far_data):
     y = np.r_[np.zeros(200), np.ones(len(far_data))]
     scores = detector.decision_function(x)
     assert roc_auc_score(y, scores) > 0.9
-    assert set(np.unique(detector.predict(x))) <= {0, 1}
-    np.testing.assert_array_equal(detector.predict(x), (scores > detector.threshold_).astype(int))
+    inside = ~detector.model_.out_of_range(detector._scaled(x))
+    assert inside[:200].all() and not inside[200:].all()  # the far corners leave the training range
+    labels = detector.predict(x)
+    np.testing.assert_array_equal(labels[inside], (scores[inside] > detector.threshold_).astype(int))
+    assert labels[~inside].all()  # the range guard flags every row outside the training range
+    assert detector.predict(normal_data[:50] * 100.0).all()  # e.g. rows in other units
     proba = detector.predict_proba(x)
     assert proba.shape == (len(x), 2) and np.allclose(proba.sum(axis=1), 1.0) and (proba >= 0).all()
     restored = pickle.loads(pickle.dumps(detector))

@@ -2,8 +2,9 @@
 
 ``serving_default`` takes named features (one float input per feature, or one
 ``features`` input of shape ``(batch, *input_shape)``) and returns
-``{"score": float32, "is_anomaly": int32}`` with the calibrated threshold inside the
-graph; ``serve_tf_examples`` takes serialized ``tf.Example`` protos (``examples``), as
+``{"score": float32, "is_anomaly": int32, "out_of_range": int32}`` with the calibrated
+threshold and range guard inside the graph (``is_anomaly`` is 1 above the threshold or
+outside the range, as `AnomalyDetector.detect`); ``serve_tf_examples`` takes serialized ``tf.Example`` protos (``examples``), as
 TFX Trainer exports do. TensorFlow is imported inside the functions only.
 """
 
@@ -146,9 +147,16 @@ def write_saved_model(model, path: Path, inputs) -> None:
     import tensorflow as tf
 
     def serve(*tensors):
-        scores = tf.reshape(tf.cast(model(inputs.to_model(list(tensors)), training=False), tf.float32), [-1])
+        x = inputs.to_model(list(tensors))
+        scores = tf.reshape(tf.cast(model(x, training=False), tf.float32), [-1])
         threshold = tf.cast(model.threshold, tf.float32)
-        return {"score": scores, "is_anomaly": tf.cast(scores > threshold, tf.int32)}
+        low, high = tf.cast(model.range_low, tf.float32), tf.cast(model.range_high, tf.float32)
+        outside = tf.reduce_any(tf.reshape((x < low) | (x > high), [tf.shape(x)[0], -1]), axis=1)
+        return {
+            "score": scores,
+            "is_anomaly": tf.cast((scores > threshold) | outside, tf.int32),
+            "out_of_range": tf.cast(outside, tf.int32),
+        }
 
     example_spec = inputs.example_spec()
 
