@@ -181,7 +181,7 @@ BAD_INPUTS = {
     "empty cell": (
         lambda f: f.assign(count=f["count"].astype(str).where(f.index != 9, "")),
         False,
-        ["'count'", "fewer examples"],
+        ["column 'count': 1 empty cell(s)", "CSV lines 11)", "drop_columns"],
     ),
     "empty split": (lambda f: pd.concat([f[f.label == "normal"][:1], f[f.label == "attack"][:1]]), False, ["is empty"]),
 }

@@ -8,9 +8,11 @@ training split keeps only the rows whose label is not an anomaly label.
 
 Column kinds: the config's categorical columns (or, with ``"infer"``, every column
 holding a value that is not a number) become text features; the rest are numbers.
-Empty cells become absent features; a numeric column that holds text is written as
-text, and ExampleValidator then reports it against the schema. Nothing is dropped
-or repaired here: problems are for the validator to name.
+Empty cells become absent features, and their positions are recorded (``empty_cells``:
+per column, the count and the first input rows) so that ExampleValidator can name them;
+a numeric column that holds text is written as text, and ExampleValidator then reports
+it against the schema. Nothing is dropped or repaired here: problems are for the
+validator to name.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from keras_synthad.pipelines.errors import DataValidationError
 from keras_synthad.pipelines.runner import Component
 
 MISSING = ("", "?")  # the CSV tokens read as an absent value; "nan" stays a NaN number
+EMPTY_ROWS_SHOWN = 5  # input rows named per column with empty cells
 
 
 def _read(data: DataConfig) -> pd.DataFrame:
@@ -104,6 +107,19 @@ def typed_columns(frame: pd.DataFrame, data: DataConfig):
     return columns, absent, categorical, numeric
 
 
+def empty_cells(columns: dict, absent: dict, data: DataConfig) -> dict:
+    """``{column: {"count": n, "rows": [...]}}`` of the empty cells: CSV line numbers (the header
+    is line 1), or 0-based row positions for Parquet and TFRecord input."""
+    first_line = (1 if data.column_names else 2) if data.format == "csv" else 0
+    found = {}
+    for name, values in columns.items():
+        mask = absent[name] if name in absent else np.array([v is None for v in values], dtype=bool)
+        if mask.any():
+            rows = np.flatnonzero(mask)
+            found[name] = {"count": int(len(rows)), "rows": [int(r) + first_line for r in rows[:EMPTY_ROWS_SHOWN]]}
+    return found
+
+
 def split_buckets(n: int, splits: dict[str, float], salt: str) -> np.ndarray:
     """Split index (0 train, 1 eval, 2 test) of each row position, from a salted hash."""
     hashes = np.array(
@@ -161,6 +177,7 @@ def run(data: DataConfig, output: Path, log) -> dict:
         "label_column": data.label_column or "",
         "anomaly_labels": json.dumps(list(data.anomaly_labels)),
         "input": str(data.input),
+        "empty_cells": json.dumps(empty_cells(columns, absent, data)),
     }
 
 
