@@ -131,7 +131,15 @@ def _batch_score(args) -> int:
         raise SystemExit("--model needs --output PREFIX: the Beam job writes PREFIX-SSSSS-of-NNNNN.csv shards")
     start = time.perf_counter()
     result = batch_scoring.run(args.model, args.input, args.output, args.beam_args, args.version)
-    print(f"scored with {result['model']} in {time.perf_counter() - start:.1f}s -> {', '.join(result['output'])}")
+    print(
+        f"{result['rows_scored']} rows scored ({result['rows_out_of_range']} out of the training range) with "
+        f"{result['model']} in {time.perf_counter() - start:.1f}s -> {', '.join(result['output'])}"
+    )
+    if result["rows_dead_lettered"]:
+        print(
+            f"{result['rows_dead_lettered']} rows could not be scored: line numbers and reasons in "
+            f"{', '.join(result['dead_letter'])}"
+        )
     return 0
 
 
@@ -179,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument(
         "--model",
         help="a SavedModel or a serving base directory (newest version): a Beam job scores the CSV --input and "
-        "writes it back with score,is_anomaly columns (further flags go to Beam)",
+        "writes it back with score,is_anomaly,out_of_range columns, rows it cannot score to PREFIX-errors-*.csv "
+        "(further flags go to Beam)",
     )
     score.add_argument("--input", required=True, help="rows: a CSV with a header (columns = features) or a .npy")
     score.add_argument("--model-name", default="synthad")

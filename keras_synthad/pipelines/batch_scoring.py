@@ -1,37 +1,73 @@
 """Batch scoring at scale: a Beam job running RunInference over an exported SavedModel.
 
 Each CSV row of the input is scored through the SavedModel's ``serving_default``
-(raw columns in, the Transform graph and the threshold inside) and written back
-unchanged with two more columns, ``score`` and ``is_anomaly``. Rows are batched by
-RunInference; columns the model does not take (a label, an id) pass through. The
-output shards are written by Beam's file sink, which renames them into place only
-when the job succeeds. Any Beam runner works (``--runner``, ``--direct_num_workers``).
+(raw columns in, the Transform graph, threshold and range guard inside) and written
+back unchanged with three more columns, ``score``, ``is_anomaly`` and ``out_of_range``
+(a value outside what the model saw in training: an unseen category, a number past the
+training range; such rows are flagged and counted). Columns the model does not take
+(a label, an id) pass through.
+
+The file is read in chunks of ``CHUNK_ROWS`` numbered lines; one RunInference call
+parses a chunk column by column (no per-row Python on the good rows) and scores it in
+one SavedModel call. A row that cannot be scored (wrong number of fields, an empty cell,
+text or NaN in a numeric column) goes to the dead-letter output
+``<prefix>-errors-SSSSS-of-NNNNN.csv`` with its CSV line number and the reason, and the
+other rows are scored; a chunk whose model call fails goes there whole, through
+RunInference's own exception handling. The output shards are renamed into place only
+when the job succeeds, and a failed job leaves no temporary folder behind. Any Beam
+runner works (``--runner``, ``--direct_num_workers``).
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
-import io
+import shutil
 from pathlib import Path
 
 import apache_beam as beam
 import numpy as np
+import pandas as pd
+from apache_beam.metrics.metric import Metrics, MetricsFilter
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 
 from keras_synthad.export.client import SIGNATURE, latest_version_dir
 from keras_synthad.pipelines import beam_options
 
-OUTPUT_COLUMNS = ("score", "is_anomaly")
+OUTPUT_COLUMNS = ("score", "is_anomaly", "out_of_range")
+DEAD_LETTER_COLUMNS = ("line", "reason", "row")
+CHUNK_ROWS = 4096  # CSV lines per RunInference call
+COUNTERS = ("rows_scored", "rows_out_of_range", "rows_dead_lettered")
+
+
+def _open(path):
+    return (gzip.open if str(path).endswith(".gz") else open)(path, "rt", newline="")
 
 
 def read_header(path) -> list[str]:
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", newline="") as f:
+    with _open(path) as f:
         header = next(csv.reader(f), None)
     if not header:
         raise ValueError(f"{path} is empty: a CSV with a header row is expected.")
     return header
+
+
+def numbered_chunks(path, rows: int = CHUNK_ROWS):
+    """``(line numbers, lines)`` of the CSV's data rows, `rows` at a time (the header is line 1)."""
+    with _open(path) as f:
+        next(f, None)
+        numbers, lines = [], []
+        for number, line in enumerate(f, start=2):
+            line = line.rstrip("\r\n")
+            if not line:
+                continue
+            numbers.append(number)
+            lines.append(line)
+            if len(lines) == rows:
+                yield numbers, lines
+                numbers, lines = [], []
+        if lines:
+            yield numbers, lines
 
 
 def model_inputs(saved_model_dir) -> dict[str, str]:
@@ -42,15 +78,22 @@ def model_inputs(saved_model_dir) -> dict[str, str]:
     return {name: spec.dtype.name for name, spec in signature.structured_input_signature[1].items()}
 
 
-class CsvSavedModelHandler(ModelHandler):
-    """RunInference handler: CSV lines in, (line, score, is_anomaly) out, one SavedModel call per batch."""
+def _csv_cell(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
 
-    def __init__(self, saved_model_dir: str, header: list[str], inputs: dict[str, str], batch_size: int = 4096):
+
+def dead_letter(number: int, reason: str, line: str) -> str:
+    return f"{number},{_csv_cell(reason)},{_csv_cell(line)}"
+
+
+class CsvSavedModelHandler(ModelHandler):
+    """RunInference handler: a chunk of numbered CSV lines in, its scored lines and dead letters out."""
+
+    def __init__(self, saved_model_dir: str, header: list[str], inputs: dict[str, str]):
         self._dir = saved_model_dir
         self._positions = {name: header.index(name) for name in inputs}
         self._inputs = inputs
-        self._header = header
-        self._batch_size = batch_size
+        self._width = len(header)
 
     def load_model(self):
         import tensorflow as tf
@@ -58,45 +101,106 @@ class CsvSavedModelHandler(ModelHandler):
         return tf.saved_model.load(self._dir)
 
     def batch_elements_kwargs(self):
-        return {"min_batch_size": 1, "max_batch_size": self._batch_size}
+        return {"min_batch_size": 1, "max_batch_size": 1}  # an element is already a chunk of rows
 
-    def _columns(self, lines: list[str]) -> dict[str, np.ndarray]:
-        rows = list(csv.reader(io.StringIO("\n".join(lines))))
-        for line, row in zip(lines, rows, strict=True):
-            if len(row) != len(self._header):
-                raise ValueError(
-                    f"A row has {len(row)} fields where the header has {len(self._header)}: {line[:200]!r}"
-                )
+    def parse(self, lines: list[str]) -> tuple[dict[str, np.ndarray], dict[int, str]]:
+        """The model's input columns of the rows that can be scored, and ``{row index: reason}`` of the others."""
+        rows = list(csv.reader(lines))
+        reasons = {
+            i: f"{len(r)} fields where the header has {self._width}"
+            for i, r in enumerate(rows)
+            if len(r) != self._width
+        }
+        kept = [i for i in range(len(rows)) if i not in reasons]
         columns = {}
         for name, position in self._positions.items():
-            values = [row[position] for row in rows]
+            values = pd.Series([rows[i][position] for i in kept], dtype=object)
+            stripped = values.str.strip()
             if self._inputs[name] == "string":
-                columns[name] = np.array(values, dtype=object)
-                continue
-            try:
-                columns[name] = np.array([float(v) if v.strip() else np.nan for v in values], dtype=np.float32)
-            except ValueError as err:
-                raise ValueError(f"Column {name!r} is numeric in the model but holds text: {err}") from None
-            if np.isnan(columns[name]).any():
-                raise ValueError(f"Column {name!r} has an empty or NaN value; the model needs every value.")
-        return columns
+                columns[name] = values.to_numpy(dtype=object)
+                bad = (stripped == "").to_numpy()
+            else:
+                numbers = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=np.float64)
+                columns[name] = numbers.astype(np.float32)
+                bad = ~np.isfinite(numbers)
+            for j in np.flatnonzero(bad):
+                reasons.setdefault(kept[j], self._reason(name, stripped.iloc[j]))
+        good = np.array([i not in reasons for i in kept], dtype=bool)
+        return {k: v[good] for k, v in columns.items()}, reasons
+
+    def _reason(self, name: str, cell: str) -> str:
+        if cell == "":
+            return f"column {name!r} is empty; the model needs a value"
+        if self._inputs[name] == "string":
+            return f"column {name!r}: {cell!r}"
+        try:
+            value = float(cell)
+        except ValueError:
+            return f"column {name!r} holds {cell[:40]!r}, not a number"
+        return f"column {name!r} is {value}; the model needs a finite number"
 
     def run_inference(self, batch, model, inference_args=None):
         import tensorflow as tf
 
-        columns = self._columns(list(batch))
-        out = model.signatures[SIGNATURE](**{k: tf.constant(v) for k, v in columns.items()})
-        scores, flags = out["score"].numpy(), out["is_anomaly"].numpy()
-        return [PredictionResult(line, (float(s), int(a))) for line, s, a in zip(batch, scores, flags, strict=True)]
+        results = []
+        for numbers, lines in batch:
+            columns, reasons = self.parse(lines)
+            scored = []
+            if len(reasons) < len(lines):
+                out = model.signatures[SIGNATURE](**{k: tf.constant(v) for k, v in columns.items()})
+                good = [line for i, line in enumerate(lines) if i not in reasons]
+                scored = [
+                    f"{line},{score:.7g},{flag},{outside}"
+                    for line, score, flag, outside in zip(
+                        good,
+                        out["score"].numpy(),
+                        out["is_anomaly"].numpy(),
+                        out["out_of_range"].numpy(),
+                        strict=True,
+                    )
+                ]
+                outside = int(out["out_of_range"].numpy().sum())
+            else:
+                outside = 0
+            dead = [dead_letter(numbers[i], reason, lines[i]) for i, reason in sorted(reasons.items())]
+            results.append(PredictionResult((numbers, lines), (scored, dead, outside)))
+        return results
 
 
-def _line(result: PredictionResult) -> str:
-    score, flag = result.inference
-    return f"{result.example},{score:.7g},{flag}"
+class Route(beam.DoFn):
+    """Scored lines to the main output, dead letters to ``"dead_letter"``; counts both."""
+
+    def __init__(self):
+        self.counters = {name: Metrics.counter("batch_scoring", name) for name in COUNTERS}
+
+    def process(self, result: PredictionResult):
+        scored, dead, outside = result.inference
+        self.counters["rows_scored"].inc(len(scored))
+        self.counters["rows_out_of_range"].inc(outside)
+        self.counters["rows_dead_lettered"].inc(len(dead))
+        yield from scored
+        for line in dead:
+            yield beam.pvalue.TaggedOutput("dead_letter", line)
+
+
+def failed_chunk(failure):
+    """Every row of a chunk whose model call raised, with the error as the reason."""
+    batch, error = failure
+    Metrics.counter("batch_scoring", "rows_dead_lettered").inc(sum(len(lines) for _, lines in batch))
+    reason = f"the model call failed for this chunk: {type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
+    for numbers, lines in batch:
+        for number, line in zip(numbers, lines, strict=True):
+            yield dead_letter(number, reason, line)
+
+
+def _temporary_folders(output_prefix) -> set[Path]:
+    prefix = Path(output_prefix).absolute()
+    return set(prefix.parent.glob(f"beam-temp-{prefix.name}*"))
 
 
 def run(model_path, input_path, output_prefix, beam_args=(), version: int | None = None) -> dict:
-    """Score every row of the CSV `input_path`; write ``<output_prefix>-SSSSS-of-NNNNN.csv`` shards."""
+    """Score every row of the CSV `input_path`; write ``<output_prefix>-SSSSS-of-NNNNN.csv`` shards and,
+    when some rows cannot be scored, ``<output_prefix>-errors-SSSSS-of-NNNNN.csv``."""
     saved_model = latest_version_dir(model_path, version)
     if not Path(input_path).is_file():
         raise FileNotFoundError(f"--input {input_path} does not exist.")
@@ -110,20 +214,43 @@ def run(model_path, input_path, output_prefix, beam_args=(), version: int | None
         raise ValueError(f"{input_path} already has columns named {clash}; rename them before scoring.")
     handler = CsvSavedModelHandler(str(saved_model), header, inputs)
     Path(output_prefix).absolute().parent.mkdir(parents=True, exist_ok=True)
-    with beam_options.pipeline(beam_args) as pipeline:
-        _ = (
+    before = _temporary_folders(output_prefix)
+    try:
+        pipeline = beam_options.pipeline(beam_args)
+        chunks = (
             pipeline
-            | "Read" >> beam.io.ReadFromText(str(input_path), skip_header_lines=1)
-            | "Score" >> RunInference(handler)
-            | "Format" >> beam.Map(_line)
-            | "Write"
-            >> beam.io.WriteToText(
-                str(output_prefix), file_name_suffix=".csv", header=",".join([*header, *OUTPUT_COLUMNS])
-            )
+            | "Input" >> beam.Create([str(input_path)])
+            | "Read" >> beam.FlatMap(numbered_chunks)
+            | "Spread" >> beam.Reshuffle()
         )
+        results, failures = chunks | "Score" >> RunInference(handler).with_exception_handling()
+        routed = results | "Route" >> beam.ParDo(Route()).with_outputs("dead_letter", main="scored")
+        dead = (
+            routed.dead_letter,
+            failures.failed_inferences | "Failed" >> beam.FlatMap(failed_chunk),
+        ) | beam.Flatten()
+        _ = routed.scored | "Write" >> beam.io.WriteToText(
+            str(output_prefix), file_name_suffix=".csv", header=",".join([*header, *OUTPUT_COLUMNS])
+        )
+        _ = dead | "WriteDeadLetter" >> beam.io.WriteToText(
+            f"{output_prefix}-errors",
+            file_name_suffix=".csv",
+            header=",".join(DEAD_LETTER_COLUMNS),
+            skip_if_empty=True,
+        )
+        result = pipeline.run()
+        result.wait_until_finish()
+    finally:
+        for folder in _temporary_folders(output_prefix) - before:
+            shutil.rmtree(folder, ignore_errors=True)
+    counts = {name: 0 for name in COUNTERS}
+    for counter in result.metrics().query(MetricsFilter().with_namespace("batch_scoring"))["counters"]:
+        counts[counter.key.metric.name] += counter.committed or 0
+    outputs = sorted(Path(output_prefix).absolute().parent.glob(Path(output_prefix).name + "-*.csv"))
+    errors = [str(p) for p in outputs if p.name.startswith(Path(output_prefix).name + "-errors-")]
     return {
         "model": str(saved_model),
-        "output": sorted(
-            str(p) for p in Path(output_prefix).absolute().parent.glob(Path(output_prefix).name + "-*.csv")
-        ),
+        "output": [str(p) for p in outputs if str(p) not in errors],
+        "dead_letter": errors,
+        **counts,
     }
