@@ -15,7 +15,8 @@ keras_synthad methods run through `SynthADDetector` with a fixed budget of about
 ``--steps`` gradient steps (epochs = steps x batch / rows). Results: one JSON file per
 (dataset, variant, seed) under ``--output-dir`` (existing files are kept, so a stopped
 run resumes; a file that lacks some of ``--methods`` gets just those run on the same
-split and added); ``--keep-scores DATASET`` also stores the test scores for the report's
+split and added; ``--replace WHY`` reruns ``--methods`` where they already ran, replaces their
+rows and records why and where in the file's ``replaced`` list); ``--keep-scores DATASET`` also stores the test scores for the report's
 ROC curves and histograms. ``python -m benchmarks.peers_report`` writes the report.
 
 Usage: ``KERAS_BACKEND=jax python -m benchmarks.peers --datasets thyroid,cardio --seeds 0-2``
@@ -176,6 +177,7 @@ def main(argv=None) -> None:
     add_protocol_arguments(parser)
     parser.add_argument("--keep-scores", default="thyroid")
     parser.add_argument("--output-dir", default="benchmarks/results/peers")
+    parser.add_argument("--replace", metavar="WHY", help="rerun --methods that already ran, recording WHY")
     args = parser.parse_args(argv)
     names = (
         [p.stem for p in sorted(data_dir("adbench").glob("*.npz"))]
@@ -191,7 +193,7 @@ def main(argv=None) -> None:
                 path = Path(args.output_dir) / f"{dataset}_p{pollution:g}_seed{seed}.json"
                 earlier = json.loads(path.read_text()) if path.exists() else None
                 done = {row["method"] for row in earlier["results"]} if earlier else set()
-                todo = [method for method in methods if method not in done]
+                todo = [method for method in methods if method not in done or args.replace]
                 if not todo:
                     continue
                 x_train, x_test, y_test, n_anomalous = split(x, y, seed, pollution, args.max_train, args.max_test)
@@ -204,9 +206,16 @@ def main(argv=None) -> None:
                         flush=True,
                     )
                     rows.append(row)
-                if earlier:  # same split (seeded): add the missing methods, say when and where they ran
-                    earlier["results"] += rows
-                    earlier.setdefault("added_later", []).append({"methods": todo, "environment": environment()})
+                if earlier:  # same split (seeded): add or replace the methods, say why, when and where they ran
+                    again = [method for method in todo if method in done]
+                    earlier["results"] = [r for r in earlier["results"] if r["method"] not in again] + rows
+                    record = {"methods": todo, "environment": environment()}
+                    if again:
+                        earlier.setdefault("replaced", []).append({**record, "methods": again, "why": args.replace})
+                    if len(again) < len(todo):
+                        earlier.setdefault("added_later", []).append(
+                            {**record, "methods": [m for m in todo if m not in again]}
+                        )
                     write_json(path, earlier)
                     continue
                 write_json(

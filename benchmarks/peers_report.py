@@ -161,7 +161,10 @@ def main(argv=None) -> None:
     env = runs[0]["environment"]
     settings = runs[0]["settings"]
     environments = [run["environment"] for run in runs] + [
-        later["environment"] for run in runs for later in run.get("added_later", [])
+        later["environment"]
+        for run in runs
+        for later in run.get("added_later", []) + run.get("replaced", [])
+        if "environment" in later
     ]
     commits = ", ".join(sorted({e["commit"][:7] for e in environments}))
     backends = ", ".join(sorted({e["backend"] for e in environments}))

@@ -1,7 +1,8 @@
 """Stand-ins for TF Serving's REST and gRPC front ends over one SavedModel (no TF Serving
 binary can be installed here). They follow TF Serving's documented request and
-response formats: REST ``:predict`` with columnar ``inputs`` -> ``outputs``, gRPC
-``PredictionService/Predict``."""
+response formats: REST ``:predict`` with columnar ``inputs`` -> ``outputs`` and
+``GET .../metadata``, gRPC ``PredictionService/Predict`` and ``GetModelMetadata``, the
+metadata being the SavedModel's own ``SignatureDefMap``."""
 
 from __future__ import annotations
 
@@ -12,13 +13,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
 import tensorflow as tf
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+from google.protobuf import json_format
+from tensorflow.python.tools import saved_model_utils
+from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 
 
 class _Model:
     def __init__(self, path, name):
         self.signatures = tf.saved_model.load(str(path)).signatures
         self.name = name
+        self.signature_defs = get_model_metadata_pb2.SignatureDefMap()
+        for key, signature in saved_model_utils.get_meta_graph_def(str(path), "serve").signature_def.items():
+            self.signature_defs.signature_def[key].CopyFrom(signature)
 
     def run(self, signature, inputs):
         outputs = self.signatures[signature or "serving_default"](**{k: tf.constant(v) for k, v in inputs.items()})
@@ -43,6 +49,18 @@ def rest_server(path, name="synthad"):
             self.end_headers()
             self.wfile.write(payload)
 
+        def do_GET(self):  # noqa: N802
+            if self.path != f"/v1/models/{model.name}/metadata":
+                self.send_error(404, f"Servable not found for request: {self.path}")
+                return
+            signatures = json_format.MessageToDict(model.signature_defs, preserving_proto_field_name=True)
+            payload = json.dumps({"model_spec": {"name": model.name}, "metadata": {"signature_def": signatures}})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload.encode())
+
         def log_message(self, *args):
             pass
 
@@ -63,6 +81,14 @@ def grpc_server(path, name="synthad"):
             response = predict_pb2.PredictResponse()
             for key, value in outputs.items():
                 response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
+            return response
+
+        def GetModelMetadata(self, request, context):  # noqa: N802
+            if request.model_spec.name != model.name:
+                context.abort(grpc.StatusCode.NOT_FOUND, f"Servable not found: {request.model_spec.name}")
+            response = get_model_metadata_pb2.GetModelMetadataResponse()
+            response.model_spec.name = model.name
+            response.metadata["signature_def"].Pack(model.signature_defs)
             return response
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))

@@ -40,6 +40,11 @@ def read_output(path):
 @pytest.mark.parametrize("front_end", ["rest", "grpc", "local"])
 def test_cli_scores_csv_rows(served, front_end, tmp_path, capsys):
     model, x, base, rows = served
+    frame = pd.read_csv(rows)
+    frame.insert(0, "conn_id", range(len(frame)))  # columns the model does not take pass by, on every front end
+    frame["label"] = "normal"
+    rows = tmp_path / "rows.csv"
+    frame.to_csv(rows, index=False)
     server = None
     if front_end == "rest":
         server, url = rest_server(base / "1")

@@ -3,7 +3,10 @@
 The exported ``serving_default`` signature (see `keras_synthad.export`) takes either
 one float input per feature or one input ``features``, and returns ``score`` and
 ``is_anomaly``. Rows are sent in TF Serving's columnar format (``{"inputs": {...}}``
-over REST, one ``TensorProto`` per input over gRPC).
+over REST, one ``TensorProto`` per input over gRPC). Every front end first reads the
+signature's inputs (TF Serving's model metadata API over REST and gRPC, the
+SavedModel itself locally) and sends just those columns, typed as the model takes them:
+an id or a label column in the CSV passes by, as with batch scoring.
 """
 
 from __future__ import annotations
@@ -63,9 +66,49 @@ def feature_dict(rows: np.ndarray, feature_names) -> dict[str, np.ndarray]:
     return {FEATURES_INPUT: rows}
 
 
+def _model_path(model: str, version: int | None) -> str:
+    return f"/v1/models/{model}" + (f"/versions/{version}" if version else "")
+
+
+def _dtype_name(datatype) -> str:
+    """A TensorInfo dtype (enum value or its ``"DT_..."`` name) as a tf dtype name: "float32", "string"."""
+    import tensorflow as tf
+    from tensorflow.core.framework import types_pb2
+
+    return tf.as_dtype(types_pb2.DataType.Value(datatype) if isinstance(datatype, str) else datatype).name
+
+
+def rest_signature(url: str, model: str, version: int | None = None, timeout: float = 30.0) -> dict[str, str]:
+    """``serving_default``'s inputs (name -> dtype name) from TF Serving's REST ``/metadata``."""
+    request = urllib.request.Request(url.rstrip("/") + _model_path(model, version) + "/metadata")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            metadata = json.loads(response.read())["metadata"]
+    except urllib.error.HTTPError as err:
+        raise RuntimeError(f"TF Serving answered {err.code}: {err.read().decode(errors='replace')[:500]}") from None
+    inputs = metadata["signature_def"]["signature_def"][SIGNATURE]["inputs"]
+    return {name: _dtype_name(info["dtype"]) for name, info in inputs.items()}
+
+
+def grpc_signature(target: str, model: str, version: int | None = None, timeout: float = 30.0) -> dict[str, str]:
+    """``serving_default``'s inputs (name -> dtype name) from ``PredictionService/GetModelMetadata``."""
+    import grpc
+    from tensorflow_serving.apis import get_model_metadata_pb2, prediction_service_pb2_grpc
+
+    request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+    request.model_spec.name = model
+    if version:
+        request.model_spec.version.value = version
+    with grpc.insecure_channel(target) as channel:
+        response = prediction_service_pb2_grpc.PredictionServiceStub(channel).GetModelMetadata(request, timeout=timeout)
+    signatures = get_model_metadata_pb2.SignatureDefMap()
+    response.metadata["signature_def"].Unpack(signatures)
+    return {name: _dtype_name(info.dtype) for name, info in signatures.signature_def[SIGNATURE].inputs.items()}
+
+
 def score_rest(url: str, model: str, inputs: dict, version: int | None = None, timeout: float = 30.0) -> dict:
     """POST to TF Serving's ``/v1/models/<model>[/versions/<v>]:predict``; ``{"score", "is_anomaly"}`` arrays."""
-    path = f"/v1/models/{model}" + (f"/versions/{version}" if version else "") + ":predict"
+    path = _model_path(model, version) + ":predict"
     body = json.dumps({"signature_name": SIGNATURE, "inputs": {k: np.asarray(v).tolist() for k, v in inputs.items()}})
     request = urllib.request.Request(
         url.rstrip("/") + path, data=body.encode(), headers={"Content-Type": "application/json"}
@@ -139,28 +182,26 @@ def latest_version_dir(path, version: int | None = None) -> Path:
     raise FileNotFoundError(f"{path} holds no SavedModel and no complete integer version directory")
 
 
-def signature_inputs(inputs: dict, spec: dict) -> dict:
-    """The columns of `inputs` a signature takes (``spec``: name -> ``tf.TensorSpec``), typed as it takes them.
+def signature_inputs(inputs: dict, kinds: dict[str, str]) -> dict[str, np.ndarray]:
+    """The columns of `inputs` a signature takes (`kinds`: name -> dtype name), typed as it takes them.
 
     Columns the signature does not take (an id, a label) are left out, as batch scoring
     passes them through; a missing column or a text cell in a numeric column is an error
     naming the column, the row and the fix.
     """
-    import tensorflow as tf
-
-    if list(spec) == [FEATURES_INPUT] and FEATURES_INPUT not in inputs:
+    if list(kinds) == [FEATURES_INPUT] and FEATURES_INPUT not in inputs:
         raise ValueError(
             "this model takes one `features` input (it was exported without feature names): pass --single-input "
             "with a CSV that holds only the feature columns, in training order"
         )
-    missing = [name for name in spec if name not in inputs]
+    missing = [name for name in kinds if name not in inputs]
     if missing:
         raise ValueError(f"the input lacks the model's columns {missing} (it has {sorted(inputs)})")
     out = {}
-    for name, tensor_spec in spec.items():
+    for name, kind in kinds.items():
         values = np.asarray(inputs[name])
-        if tensor_spec.dtype == tf.string:
-            out[name] = tf.constant(values.astype(str))
+        if kind == "string":
+            out[name] = values.astype(str)
             continue
         if values.dtype.kind in "USO":
             numbers = np.array([_as_float(v) for v in values.ravel()]).reshape(values.shape)
@@ -171,7 +212,7 @@ def signature_inputs(inputs: dict, spec: dict) -> dict:
                     f"{values[bad[0]]!r} ({bad.size} such rows): clean or drop those rows"
                 )
             values = numbers
-        out[name] = tf.constant(values, tf.float32)
+        out[name] = values.astype(np.float32)
     return out
 
 
@@ -187,14 +228,19 @@ def score_saved_model(path, inputs: dict, version: int | None = None) -> dict:
     import tensorflow as tf
 
     function = tf.saved_model.load(str(latest_version_dir(path, version))).signatures[SIGNATURE]
-    outputs = function(**signature_inputs(inputs, function.structured_input_signature[1]))
+    kinds = {name: spec.dtype.name for name, spec in function.structured_input_signature[1].items()}
+    outputs = function(**{k: tf.constant(v) for k, v in signature_inputs(inputs, kinds).items()})
     return {k: outputs[k].numpy() for k in ("score", "is_anomaly")}
 
 
 def score(url: str | None, model: str, inputs: dict, version: int | None = None) -> dict:
-    """``grpc://host:port`` or ``host:port`` → gRPC; ``http(s)://`` → REST; a directory → local SavedModel."""
+    """``grpc://host:port`` or ``host:port`` → gRPC; ``http(s)://`` → REST; a directory → local SavedModel.
+
+    The model's own columns are taken from `inputs` (TF Serving's metadata API says which).
+    """
     if url.startswith(("http://", "https://")):
-        return score_rest(url, model, inputs, version)
+        return score_rest(url, model, signature_inputs(inputs, rest_signature(url, model, version)), version)
     if _HOST_PORT.fullmatch(url) and not Path(url).exists():
-        return score_grpc(url.removeprefix("grpc://"), model, inputs, version)
+        target = url.removeprefix("grpc://")
+        return score_grpc(target, model, signature_inputs(inputs, grpc_signature(target, model, version)), version)
     return score_saved_model(url, inputs, version)
