@@ -6,6 +6,7 @@ backend, run in the TensorFlow process only.
 """
 
 import dataclasses
+import json
 from pathlib import Path
 
 import keras
@@ -204,13 +205,27 @@ def test_bad_input_stops_the_run_and_pushes_nothing(case, pushed, tmp_path):
     assert (cfg.root / "ExampleValidator" / "anomalies").is_dir()  # the report is kept
 
 
+def test_evaluator_measures_isolation_forest_on_the_same_rows_and_draws_the_scores(pushed):
+    cfg, report, _ = pushed
+    [evaluation] = (cfg.root / "Evaluator" / "evaluation").iterdir()
+    result = json.loads((evaluation / "metrics.json").read_text())
+    reference, candidate = result["reference"], result["candidate"]
+    assert reference["method"] == "IsolationForest" and reference["auroc"] > 0.8  # the far anomalies are easy
+    assert result["reference_margin"] == pytest.approx(candidate["auroc"] - reference["auroc"])
+    for name in result["plots"]:
+        assert (evaluation / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 @tf_only
-def test_model_below_a_floor_is_not_pushed(pushed, tmp_path):
+def test_model_below_a_floor_or_the_reference_is_not_pushed(pushed, tmp_path):
     cfg, _, _ = pushed
-    strict = dataclasses.replace(cfg, evaluator=dataclasses.replace(cfg.evaluator, floors={"auroc": 1.0}))
+    strict = dataclasses.replace(
+        cfg, evaluator=dataclasses.replace(cfg.evaluator, floors={"auroc": 1.0}, reference_margin=0.5)
+    )
     report = run_pipeline(strict, BEAM, log=lambda line: None)
     assert not report["blessed"] and report["pushed_version"] is None
     assert any("below the floor 1.0" in r for r in report["reasons"])
+    assert any("leads IsolationForest's" in r and "reference_margin +0.5000" in r for r in report["reasons"])
     assert report["baseline"]["model_artifact"] > 0  # compared with the first run's blessed model, on the same rows
     assert versions(cfg.serving_base) == [1]
 

@@ -63,6 +63,7 @@ class EvaluatorConfig:
     floors: dict[str, float]
     metric: str  # compared with the last blessed model
     tolerance: float
+    reference_margin: float | None = None  # required lead of `metric` over IsolationForest's (None: reported only)
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,7 @@ def _trainer(table: dict) -> TrainerConfig:
 
 def _evaluator(table: dict, has_label: bool) -> EvaluatorConfig:
     section = "evaluator"
-    _unknown(table, {"floors", "metric", "tolerance"}, section)
+    _unknown(table, {"floors", "metric", "tolerance", "reference_margin"}, section)
     floors = _get(table, "floors", section, dict, {})
     for name, value in floors.items():
         if name not in METRICS or not isinstance(value, (int, float)) or not 0 <= value <= 1:
@@ -267,7 +268,16 @@ def _evaluator(table: dict, has_label: bool) -> EvaluatorConfig:
     tolerance = _get(table, "tolerance", section, float, 0.0)
     if tolerance < 0:
         raise ConfigError(f"[evaluator] tolerance must be >= 0; received {tolerance}.")
-    return EvaluatorConfig({k: float(v) for k, v in floors.items()}, metric, tolerance)
+    margin = _get(table, "reference_margin", section, float, None)
+    if margin is not None:
+        if metric not in ("auroc", "auprc") or not -1 <= margin <= 1:
+            raise ConfigError(
+                "[evaluator] reference_margin compares auroc or auprc (set metric) with IsolationForest's, "
+                f"by a margin in [-1, 1]; received metric {metric!r}, reference_margin {margin!r}."
+            )
+        if not has_label:
+            raise ConfigError("[evaluator] reference_margin needs labels: set [data] label_column, or remove it.")
+    return EvaluatorConfig({k: float(v) for k, v in floors.items()}, metric, tolerance, margin)
 
 
 def from_dict(raw: dict, here: Path | None = None, source: Path | None = None) -> PipelineConfig:

@@ -6,6 +6,14 @@ the last blessed model of this pipeline, scored on the same rows through its own
 SavedModel (raw features in, its own transform inside). The candidate is blessed
 when every configured floor is met and the compared metric is not below the
 baseline's by more than ``tolerance``.
+
+Like TFMA's comparison with a baseline model, every run also measures a reference:
+scikit-learn's IsolationForest fitted on the same transformed training split and scored
+on the same transformed test rows (the Transform graph applied to the raw examples, in
+their order). Its AUROC and AUPRC and the candidate's margin over it are reported;
+``[evaluator] reference_margin`` makes the margin a condition of the blessing. The
+test split's score histogram and ROC curve (with the reference's) are written as PNG
+files next to ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_synthad import metrics
-from keras_synthad.pipelines import examples
+from keras_synthad.pipelines import evaluation_plots, examples
 from keras_synthad.pipelines.config import EvaluatorConfig
 from keras_synthad.pipelines.runner import Component
 
@@ -37,6 +45,29 @@ def score(saved_model_dir, serialized: list[bytes]) -> tuple[np.ndarray, np.ndar
     return np.concatenate(scores), np.concatenate(flags)
 
 
+def transformed_rows(transform_dir: str, features: list[str], serialized: list[bytes]) -> np.ndarray:
+    """Raw serialized examples through the Transform graph: the model's input matrix, in their order."""
+    import tensorflow as tf
+    import tensorflow_transform as tft
+
+    output = tft.TFTransformOutput(transform_dir)
+    spec, layer = output.raw_feature_spec(), output.transform_features_layer()
+    parts = []
+    for start in range(0, len(serialized), BATCH):
+        transformed = layer(tf.io.parse_example(tf.constant(serialized[start : start + BATCH]), spec))
+        n = len(serialized[start : start + BATCH])
+        parts.append(tf.concat([tf.reshape(tf.cast(transformed[k], tf.float32), [n, -1]) for k in features], 1).numpy())
+    return np.concatenate(parts)
+
+
+def reference_scores(transform_dir: str, features: list[str], train: list[bytes], test: list[bytes]) -> np.ndarray:
+    """IsolationForest (scikit-learn's defaults, seed 0) on the transformed training rows; its test scores."""
+    from sklearn.ensemble import IsolationForest
+
+    forest = IsolationForest(random_state=0).fit(transformed_rows(transform_dir, features, train))
+    return -forest.score_samples(transformed_rows(transform_dir, features, test))
+
+
 def measure(y: np.ndarray, scores: np.ndarray, flags: np.ndarray) -> dict:
     result = {"auroc": metrics.roc_auc(y, scores), "auprc": metrics.pr_auc(y, scores)}
     result.update(metrics.precision_recall_f1(y, flags))
@@ -45,8 +76,21 @@ def measure(y: np.ndarray, scores: np.ndarray, flags: np.ndarray) -> dict:
     return result
 
 
-def run(model_dir: str, examples_uri: str, examples_props: dict, config: EvaluatorConfig, baseline, output: Path, log):
-    """Write ``metrics.json``; returns (the metrics, the reasons not to bless)."""
+def run(
+    model_dir: str,
+    examples_uri: str,
+    examples_props: dict,
+    config: EvaluatorConfig,
+    baseline,
+    output: Path,
+    log,
+    transform=None,
+    threshold: float | None = None,
+):
+    """Write ``metrics.json`` and the plots; returns (the metrics, the reasons not to bless).
+
+    `transform`: ``(transform_dir, transformed feature names)`` for the IsolationForest reference.
+    """
     from keras_synthad.pipelines.trainer import SERVING_DIR
 
     output.mkdir(parents=True, exist_ok=True)
@@ -68,6 +112,26 @@ def run(model_dir: str, examples_uri: str, examples_props: dict, config: Evaluat
             for name, floor in config.floors.items():
                 if result["candidate"][name] < floor:
                     reasons.append(f"{name} {result['candidate'][name]:.4f} is below the floor {floor}")
+            reference = None
+            if transform is not None:
+                reference = reference_scores(*transform, examples.read(examples_uri, "train"), serialized)
+                result["reference"] = {
+                    "method": "IsolationForest",
+                    "auroc": metrics.roc_auc(y, reference),
+                    "auprc": metrics.pr_auc(y, reference),
+                }
+                if config.metric in ("auroc", "auprc"):
+                    margin = result["candidate"][config.metric] - result["reference"][config.metric]
+                    result["reference_margin"] = margin
+                    if config.reference_margin is not None and margin < config.reference_margin:
+                        reasons.append(
+                            f"{config.metric} {result['candidate'][config.metric]:.4f} leads IsolationForest's "
+                            f"{result['reference'][config.metric]:.4f} on the same rows by {margin:+.4f}, less than "
+                            f"[evaluator] reference_margin {config.reference_margin:+.4f}"
+                        )
+            result["plots"] = evaluation_plots.write(
+                output, y, scores, threshold, None if reference is None else ("IsolationForest", reference)
+            )
         else:
             reasons.append("the test split holds a single class, so no detection metric is defined")
         if baseline is not None and result["candidate"] is not None:
@@ -88,8 +152,10 @@ def run(model_dir: str, examples_uri: str, examples_props: dict, config: Evaluat
                     )
     (output / METRICS_FILE).write_text(json.dumps(result, indent=2) + "\n")
     shown = result["candidate"] or {}
+    against = f" (IsolationForest {result['reference'][config.metric]:.4f})" if "reference_margin" in result else ""
     log(
         ", ".join(f"{k} {shown[k]:.4f}" for k in ("auroc", "auprc", "f1") if k in shown)
+        + against
         + ("; blessed" if not reasons else "; NOT blessed: " + "; ".join(reasons))
     )
     return result, reasons
@@ -101,22 +167,41 @@ def last_blessed_model(store, pipeline_context):
     return store.artifact(int(blessed[-1].properties["model_id"])) if blessed else None
 
 
-def component(model, examples, config: EvaluatorConfig, baseline) -> Component:
+def component(model, examples, config: EvaluatorConfig, baseline, transformed=None) -> Component:
+    """`transformed`: the Transform's outputs, for the IsolationForest reference (None: no reference)."""
+
     def body(out, log):
-        result, reasons = run(model.uri, examples.uri, examples.properties, config, baseline, out["evaluation"], log)
+        transform = None
+        if transformed is not None:
+            graph = transformed["transform_graph"]
+            transform = (graph.uri, json.loads(graph.properties["transformed_features"]))
+        threshold = float(model.properties["threshold"]) if "threshold" in model.properties else None
+        result, reasons = run(
+            model.uri,
+            examples.uri,
+            examples.properties,
+            config,
+            baseline,
+            out["evaluation"],
+            log,
+            transform,
+            threshold,
+        )
         out["blessing"].mkdir(parents=True, exist_ok=True)
         (out["blessing"] / ("BLESSED" if not reasons else "NOT_BLESSED")).write_text("\n".join(reasons) + "\n")
         return {
             "evaluation": {
                 "metrics": json.dumps(result["candidate"] or {}),
                 "baseline": json.dumps(result["baseline"] or {}),
+                "reference": json.dumps(result.get("reference") or {}),
             },
             "blessing": {"blessed": int(not reasons), "reasons": json.dumps(reasons), "model_id": model.id},
         }
 
     return Component(
         "Evaluator",
-        {"model": model, "examples": examples},
+        {"model": model, "examples": examples}
+        | ({"transform_graph": transformed["transform_graph"]} if transformed is not None else {}),
         {"evaluation": "ModelEvaluation", "blessing": "ModelBlessing"},
         body,
     )

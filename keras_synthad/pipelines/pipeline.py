@@ -39,9 +39,10 @@ def run_pipeline(config: PipelineConfig, beam_args=(), log=print) -> dict:
         transformed = r.run(transform.component(examples, schema, beam_args, config.transform))
         # the configured method on the configured backend, in its own process; exports the SavedModel
         model = r.run(trainer.component(config, examples, schema, transformed))
-        # test-split metrics through the SavedModel; blessed above the floors and the last blessed model
+        # test-split metrics through the SavedModel, beside IsolationForest on the same transformed rows;
+        # blessed above the floors and the last blessed model
         baseline = evaluator.last_blessed_model(r.store, r.pipeline_context)
-        evaluation = r.run(evaluator.component(model, examples, config.evaluator, baseline))
+        evaluation = r.run(evaluator.component(model, examples, config.evaluator, baseline, transformed))
         # the SavedModel answers its warmup requests in a fresh process, as TF Serving would
         infra = r.run(infra_validator.component(model))
         # the next integer version under the serving base, only if both blessings hold
