@@ -410,6 +410,7 @@ class AnomalyDetector(keras.Model):
         anomalies. Compiles with the paper's optimizers when not compiled yet.
         """
         x, y = self.check_fit_inputs(x, y, kwargs)
+        backend.check_distribution(self)
         self.seed_first_fit()
         x, y = self.before_fit(x, y, kwargs)
         return self._fit_checked(x, y, **kwargs)

@@ -2,6 +2,21 @@
 
 import torch
 
+from keras_synthad.backend.errors import DistributionNotSupportedError
+
+
+def check_distribution(model):
+    """Refuse torch.distributed: each process's optimizers would apply its own gradients only."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        world = torch.distributed.get_world_size()
+        if world > 1:
+            raise DistributionNotSupportedError(
+                f"keras_synthad trains in one process on the torch backend, and torch.distributed is initialized "
+                f"with {world} processes: Keras' torch backend has no keras.distribution support, and each role's "
+                "optimizer would apply this process's gradients only, without averaging them. Train in one "
+                "process, or use the JAX backend with keras.distribution.DataParallel (README, 'Several devices')."
+            )
+
 
 def train_step(model, data):
     return model.run_algorithm_step(data)
