@@ -326,63 +326,6 @@ def test_batch_scoring_writes_scores_next_to_the_rows(pushed, tmp_path, capsys):
     assert not list(tmp_path.glob("bad*-of-*"))
 
 
-@tf_only
-def test_batch_scoring_sends_bad_rows_to_the_dead_letter_output_and_scores_the_rest(pushed, tmp_path):
-    """Fault injection: 1 % bad rows of five kinds among 1,000, and one row with a category never seen."""
-    import tensorflow as tf
-
-    from keras_synthad.pipelines import batch_scoring
-
-    cfg, _, csv = pushed
-    rows = pd.read_csv(csv).iloc[:1000].assign(row_id=np.arange(1000))
-    rows.loc[500, "proto"] = "sctp"  # unseen in training: scored, and marked out of range
-    rows.to_csv(tmp_path / "in.csv", index=False)
-    header, *lines = (tmp_path / "in.csv").read_text().splitlines()
-    columns = header.split(",")
-
-    def with_cell(line, column, value):
-        cells = line.split(",")
-        cells[columns.index(column)] = value
-        return ",".join(cells)
-
-    kinds = [
-        (lambda line: line.rsplit(",", 1)[0], "6 fields where the header has 7"),
-        (lambda line: line + ",extra", "8 fields where the header has 7"),
-        (lambda line: with_cell(line, "rate", ""), "column 'rate' is empty"),
-        (lambda line: with_cell(line, "count", "many"), "column 'count' holds 'many', not a number"),
-        (lambda line: with_cell(line, "size", "nan"), "column 'size' is nan"),
-    ]
-    bad = {}
-    for k, (change, reason) in enumerate(kinds):
-        for index in (37 + 97 * k, 611 + 71 * k):
-            lines[index] = change(lines[index])
-            bad[index] = (reason, lines[index])
-    (tmp_path / "in.csv").write_text("\n".join([header, *lines]) + "\n")
-
-    result = batch_scoring.run(cfg.serving_base, tmp_path / "in.csv", tmp_path / "scored", BEAM)
-    assert (result["rows_scored"], result["rows_dead_lettered"]) == (990, 10)
-    out = pd.concat([pd.read_csv(p) for p in result["output"]]).sort_values("row_id").reset_index(drop=True)
-    assert out["row_id"].tolist() == [i for i in range(1000) if i not in bad]  # every good row, once
-    served = tf.saved_model.load(str(cfg.serving_base / "1")).signatures["serving_default"]
-    good = rows.drop(index=list(bad)).reset_index(drop=True)
-    expected = served(
-        **{
-            k: tf.constant(good[k].to_numpy(np.float32 if k not in ("proto", "service") else object))
-            for k in RAW_FEATURES
-        }
-    )
-    np.testing.assert_allclose(out["score"].to_numpy(), expected["score"].numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(out["out_of_range"].to_numpy(), expected["out_of_range"].numpy())
-    assert out.loc[out.row_id == 500, ["out_of_range", "is_anomaly"]].values.tolist() == [[1, 1]]
-    assert result["rows_out_of_range"] == int(out["out_of_range"].sum()) >= 1
-    dead = pd.concat([pd.read_csv(p, keep_default_na=False) for p in result["dead_letter"]]).sort_values("line")
-    assert dead["line"].tolist() == [i + 2 for i in sorted(bad)]  # CSV line numbers: the header is line 1
-    for (_, row), index in zip(dead.iterrows(), sorted(bad), strict=True):
-        assert bad[index][0] in row["reason"] and row["row"] == bad[index][1]
-    written = sorted(p.name for p in tmp_path.iterdir())
-    assert written == ["in.csv", *sorted(Path(p).name for p in result["output"] + result["dead_letter"])]
-
-
 def test_config_errors_name_the_key(tmp_path):
     csv = tmp_path / "rows.csv"
     make_frame(50).to_csv(csv, index=False)
