@@ -51,7 +51,13 @@ def transformed_rows(transform_dir: str, features: list[str], serialized: list[b
     import tensorflow_transform as tft
 
     output = tft.TFTransformOutput(transform_dir)
-    spec, layer = output.raw_feature_spec(), output.transform_features_layer()
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # tf.Transform warns about the schema's string domains, which it does not need here
+    try:
+        spec, layer = output.raw_feature_spec(), output.transform_features_layer()
+    finally:
+        logger.setLevel(level)
     parts = []
     for start in range(0, len(serialized), BATCH):
         transformed = layer(tf.io.parse_example(tf.constant(serialized[start : start + BATCH]), spec))
