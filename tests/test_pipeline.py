@@ -276,6 +276,7 @@ def test_batch_scoring_writes_scores_next_to_the_rows(pushed, tmp_path, capsys):
 
     cfg, _, csv = pushed
     rows = pd.read_csv(csv).iloc[:300].assign(row_id=np.arange(300))
+    rows.loc[17, "proto"] = "sctp"  # a category never seen in training: scored, flagged and marked out of range
     rows.to_csv(tmp_path / "in.csv", index=False)
     status = cli.main(
         [
@@ -302,6 +303,8 @@ def test_batch_scoring_writes_scores_next_to_the_rows(pushed, tmp_path, capsys):
     )
     np.testing.assert_allclose(out["score"].to_numpy(), expected["score"].numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(out["is_anomaly"].to_numpy(), expected["is_anomaly"].numpy())
+    np.testing.assert_array_equal(out["out_of_range"].to_numpy(), expected["out_of_range"].numpy())
+    assert out["out_of_range"].iloc[17] == 1 and out["is_anomaly"].iloc[17] == 1
     rows[RAW_FEATURES].to_csv(tmp_path / "raw.csv", index=False)  # the same raw rows, through `--url DIR`
     assert (
         cli.main(
