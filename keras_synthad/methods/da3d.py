@@ -108,7 +108,8 @@ class DA3D(AnomalyDetector):
       default tabular AAE's code has about d/12 values, and what it drops never reaches
       a decoder-only alarm; images keep the decoder's). On the peer benchmark's tuning tables (seed 0, about 1,000
       steps) mean AUROC .820, against .803 with the decoder's activations only and .772
-      with the paper's preset (IForest .911).
+      with the paper's preset (IForest .911); on 26 ADBench tables, seed 0, .786
+      against IForest's .833.
 
     Args:
         input_shape: ``(d,)`` or ``(H, W, C)``; the default autoencoder is chosen from it.
