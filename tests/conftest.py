@@ -41,6 +41,18 @@ def tiny_fence_gan(width: int = 4, **kwargs) -> ks.FenceGAN:
     return ks.FenceGAN(input_shape=(width,), **defaults)
 
 
+def exported_fence_gan(base, x, feature_names, contamination: float, epochs: int, batch_size: int) -> ks.FenceGAN:
+    """A tiny Fence GAN fitted on `x`, calibrated and exported as version 1 under `base` with `feature_names`."""
+    from keras_synthad import export
+
+    keras.utils.set_random_seed(0)
+    model = tiny_fence_gan()
+    model.fit(x, epochs=epochs, batch_size=batch_size, verbose=0)
+    model.calibrate(x, contamination=contamination)
+    export.export_saved_model(model, base, feature_names=feature_names)
+    return model
+
+
 def fast_optimizers(lr: float = 1e-2) -> dict:
     return {"generator": keras.optimizers.Adam(lr), "discriminator": keras.optimizers.Adam(lr)}
 

@@ -7,13 +7,11 @@ this one uses a small numeric model so that it needs no pipeline run.
 
 from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import BACKEND, plane_data, tiny_fence_gan
+from conftest import BACKEND, exported_fence_gan, plane_data
 
-from keras_synthad import export
 from keras_synthad.pipelines import batch_scoring
 
 NAMES = ["a", "b", "c", "d"]
@@ -26,14 +24,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    keras.utils.set_random_seed(0)
-    model = tiny_fence_gan()
-    x = plane_data(1000)
-    model.fit(x, epochs=1, batch_size=200, verbose=0)
-    model.calibrate(x, contamination=0.1)
-    base = tmp_path_factory.mktemp("base")
-    export.export_saved_model(model, base, feature_names=NAMES)
-    return model, x, base
+    x, base = plane_data(1000), tmp_path_factory.mktemp("base")
+    return exported_fence_gan(base, x, NAMES, contamination=0.1, epochs=1, batch_size=200), x, base
 
 
 def test_bad_rows_go_to_the_dead_letter_output_and_every_other_row_is_scored(served, tmp_path):

@@ -34,7 +34,8 @@ def thyroid():
 @pytest.fixture(scope="module")
 def trained(thyroid):
     keras.utils.set_random_seed(0)
-    model = small_da3d(clip="gradient_norm")
+    # The paper's alarm input (the decoder's activations), as Algorithm 1's tests below read it.
+    model = small_da3d(clip="gradient_norm", activations="decoder")
     model.fit(thyroid[0], epochs=15, batch_size=100, verbose=0)
     return model
 

@@ -1,13 +1,11 @@
 """`synthad score` against TF Serving-style REST and gRPC front ends and a local SavedModel."""
 
-import keras
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import plane_data, tiny_fence_gan
+from conftest import exported_fence_gan, plane_data
 from serving_fakes import grpc_server, rest_server
 
-from keras_synthad import export
 from keras_synthad.cli import main as cli_main
 from keras_synthad.export import client as serving_client
 
@@ -16,13 +14,8 @@ NAMES = ["a", "b", "c", "d"]
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    keras.utils.set_random_seed(0)
-    model = tiny_fence_gan()
-    x = plane_data(300)
-    model.fit(x, epochs=2, batch_size=100, verbose=0)
-    model.calibrate(x, contamination=0.2)
-    base = tmp_path_factory.mktemp("base")
-    export.export_saved_model(model, base, feature_names=NAMES)
+    x, base = plane_data(300), tmp_path_factory.mktemp("base")
+    model = exported_fence_gan(base, x, NAMES, contamination=0.2, epochs=2, batch_size=100)
     rows = tmp_path_factory.mktemp("rows") / "rows.csv"
     pd.DataFrame(x[:40], columns=NAMES).to_csv(rows, index=False)
     return model, x[:40], base, rows
