@@ -77,10 +77,10 @@ def random_like(tensors, rows: int, rng):
     return arrays[0] if len(arrays) == 1 else arrays
 
 
-def plain_fit(network: keras.Model, batch: int, steps: int, rng):
+def plain_fit(network: keras.Model, batch: int, steps: int, rng, jit_compile="auto"):
     """``fit`` of a fresh copy of `network` the stock Keras way (Adam, MSE on random targets)."""
     clone = keras.models.clone_model(network)
-    clone.compile(optimizer="adam", loss="mse")
+    clone.compile(optimizer="adam", loss="mse", jit_compile=jit_compile)
     return fit_closure(
         clone, random_like(clone.inputs, batch * steps, rng), random_like(clone.outputs, batch * steps, rng), batch
     )
@@ -103,13 +103,15 @@ def median_seconds_per_step(fits: dict, steps: int, repeats: int) -> dict:
 
 
 def measure(name: str, model, batch: int, passes: dict, args, rng) -> dict:
-    model.compile()
+    model.compile(jit_compile=args.jit_compile)
     x = rng.random((batch * args.steps, args.features), dtype=np.float32)
     fits = {("step", 1): fit_closure(model, x, None, batch)}
     for role_networks in model.roles().values():
         for network in role_networks:
             for times in {1, passes.get(network.name, 1)}:
-                fits.setdefault((network.name, times), plain_fit(network, batch * times, args.steps, rng))
+                fits.setdefault(
+                    (network.name, times), plain_fit(network, batch * times, args.steps, rng, args.jit_compile)
+                )
     seconds = median_seconds_per_step(fits, args.steps, args.repeats)
     step = seconds.pop(("step", 1))
     plain = {network: value for (network, times), value in seconds.items() if times == 1}
@@ -143,6 +145,12 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--methods", default="all", help="comma-separated names, or 'all'")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--jit-compile",
+        default="auto",
+        type=lambda v: {"true": True, "false": False}.get(v.lower(), v),
+        help="compile(jit_compile=...) of the method and its floors: auto (Keras' choice), true (XLA) or false",
+    )
     parser.add_argument("--output", default=None, help="default: benchmarks/results/speed/<backend>.json")
     args = parser.parse_args(argv)
     keras.utils.set_random_seed(args.seed)
@@ -160,7 +168,13 @@ def main(argv=None) -> None:
         {
             "benchmark": "training step vs. the sum of its networks' plain Keras steps",
             "environment": environment(),
-            "settings": {"features": args.features, "steps": args.steps, "repeats": args.repeats, "seed": args.seed},
+            "settings": {
+                "features": args.features,
+                "steps": args.steps,
+                "repeats": args.repeats,
+                "seed": args.seed,
+                "jit_compile": args.jit_compile,
+            },
             "rows": rows,
         },
     )
