@@ -146,13 +146,14 @@ def dhag_image_runs(paths) -> list[tuple[list[str], dict]]:
 
 def speed_table(payloads: list[dict]) -> str:
     lines = [
-        "| backend | method | batch | ms / step | samples / s | floor ms (ratio) | work floor ms (ratio) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| backend | jit_compile | method | batch | ms / step | samples / s | floor ms (ratio) | work floor ms (ratio) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for payload in payloads:
+        jit = payload["settings"].get("jit_compile", "auto")
         for r in payload["rows"]:
             lines.append(
-                f"| {payload['environment']['backend']} | {r['method']} | {r['batch_size']} | {r['step_ms']:.2f} | "
+                f"| {payload['environment']['backend']} | {jit} | {r['method']} | {r['batch_size']} | {r['step_ms']:.2f} | "
                 f"{r['samples_per_second']:,.0f} | {r['floor_ms']:.2f} ({r['ratio']:.2f}) | "
                 f"{r['work_floor_ms']:.2f} ({r['work_ratio']:.2f}) |"
             )
