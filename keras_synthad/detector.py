@@ -453,11 +453,17 @@ class AnomalyDetector(keras.Model):
     def predict(self, x, batch_size=None, verbose="auto", **kwargs):
         """Anomaly scores, shape (n,), higher = more anomalous; an `OutOfRangeWarning` for rows
         outside the calibrated range (`out_of_range`)."""
+        return self._scores_and_range(x, batch_size, verbose, **kwargs)[0]
+
+    def _scores_and_range(self, x, batch_size=None, verbose="auto", **kwargs):
+        """(scores, `out_of_range` mask or None for datasets): the input checked and its range tested once."""
+        outside = None
         if is_array_like(x):
             x = check_features(x, self.feature_shape)
-            self.warn_out_of_range(x, self.out_of_range(x))
+            outside = self._outside(x)
+            self.warn_out_of_range(x, outside)
         scores = super().predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
-        return np.asarray(scores, dtype=np.float32).reshape(-1)
+        return np.asarray(scores, dtype=np.float32).reshape(-1), outside
 
     def calibrate(
         self, x, contamination: float = 0.05, batch_size: int | None = None, range_margin: float | None = RANGE_MARGIN
@@ -513,10 +519,11 @@ class AnomalyDetector(keras.Model):
         values, so their score is extrapolation: `detect` and the exported ``is_anomaly``
         flag these rows, and `predict` warns about them.
         """
-        rows = check_features(x, self.feature_shape)
+        return self._outside(check_features(x, self.feature_shape))
+
+    def _outside(self, rows: np.ndarray) -> np.ndarray:
         low, high = keras.ops.convert_to_numpy(self.range_low), keras.ops.convert_to_numpy(self.range_high)
-        outside = (rows < low) | (rows > high)
-        return outside.reshape(len(rows), -1).any(axis=1)
+        return ((rows < low) | (rows > high)).reshape(len(rows), -1).any(axis=1)
 
     def warn_out_of_range(self, rows: np.ndarray, outside: np.ndarray) -> None:
         """One `OutOfRangeWarning` naming how many rows lie outside the range, and the first of them."""
@@ -554,10 +561,9 @@ class AnomalyDetector(keras.Model):
                 "calibrate(x_normal, contamination=...) before detect()."
             )
         threshold = float(keras.ops.convert_to_numpy(self.threshold))
-        scores = self.predict(x, batch_size=batch_size, verbose=0)
-        if not is_array_like(x):
-            return (scores > threshold).astype(np.int32)
-        return ((scores > threshold) | self.out_of_range(x)).astype(np.int32)
+        scores, outside = self._scores_and_range(x, batch_size, verbose=0)
+        flagged = scores > threshold
+        return (flagged if outside is None else flagged | outside).astype(np.int32)
 
     # --- serialization ---------------------------------------------------------------
 

@@ -123,9 +123,7 @@ class TransformedInputs:
     def to_model(self, tensors):
         import tensorflow as tf
 
-        transformed = self.layer(dict(zip(self.keys, tensors, strict=True)))
-        n = tf.shape(tensors[0])[0]
-        return tf.concat([tf.reshape(tf.cast(transformed[k], tf.float32), [n, -1]) for k in self.order], axis=1)
+        return model_input(self.layer(dict(zip(self.keys, tensors, strict=True))), self.order, tf.shape(tensors[0])[0])
 
     def columns(self, rows: dict) -> dict[str, np.ndarray]:
         missing = [k for k in self.keys if k not in rows]
@@ -135,6 +133,13 @@ class TransformedInputs:
 
     def track(self, archive):
         archive.track(self.layer)
+
+
+def model_input(transformed: dict, order: list[str], n):
+    """The model's input matrix: the transformed features in `order`, each flattened to (n, -1), concatenated."""
+    import tensorflow as tf
+
+    return tf.concat([tf.reshape(tf.cast(transformed[k], tf.float32), [n, -1]) for k in order], axis=1)
 
 
 def inputs_for(model, names, transform_dir):

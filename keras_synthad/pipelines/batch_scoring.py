@@ -129,10 +129,8 @@ class CsvSavedModelHandler(ModelHandler):
         return {k: v[good] for k, v in columns.items()}, reasons
 
     def _reason(self, name: str, cell: str) -> str:
-        if cell == "":
+        if cell == "":  # the only bad text cell
             return f"column {name!r} is empty; the model needs a value"
-        if self._inputs[name] == "string":
-            return f"column {name!r}: {cell!r}"
         try:
             value = float(cell)
         except ValueError:
@@ -147,19 +145,18 @@ class CsvSavedModelHandler(ModelHandler):
             columns, reasons = self.parse(lines)
             scored = []
             if len(reasons) < len(lines):
-                out = model.signatures[SIGNATURE](**{k: tf.constant(v) for k, v in columns.items()})
+                out = {
+                    k: v.numpy()
+                    for k, v in model.signatures[SIGNATURE](**{k: tf.constant(v) for k, v in columns.items()}).items()
+                }
                 good = [line for i, line in enumerate(lines) if i not in reasons]
                 scored = [
                     f"{line},{score:.7g},{flag},{outside}"
                     for line, score, flag, outside in zip(
-                        good,
-                        out["score"].numpy(),
-                        out["is_anomaly"].numpy(),
-                        out["out_of_range"].numpy(),
-                        strict=True,
+                        good, out["score"], out["is_anomaly"], out["out_of_range"], strict=True
                     )
                 ]
-                outside = int(out["out_of_range"].numpy().sum())
+                outside = int(out["out_of_range"].sum())
             else:
                 outside = 0
             dead = [dead_letter(numbers[i], reason, lines[i]) for i, reason in sorted(reasons.items())]

@@ -45,10 +45,13 @@ def score(saved_model_dir, serialized: list[bytes]) -> tuple[np.ndarray, np.ndar
     return np.concatenate(scores), np.concatenate(flags)
 
 
-def transformed_rows(transform_dir: str, features: list[str], serialized: list[bytes]) -> np.ndarray:
-    """Raw serialized examples through the Transform graph: the model's input matrix, in their order."""
+def transformed_rows(transform_dir: str, features: list[str], *splits: list[bytes]) -> list[np.ndarray]:
+    """Raw serialized examples through the Transform graph (loaded once): the model's input matrix
+    of each of `splits`, rows in their order."""
     import tensorflow as tf
     import tensorflow_transform as tft
+
+    from keras_synthad.export.signatures import model_input
 
     output = tft.TFTransformOutput(transform_dir)
     logger = tf.get_logger()
@@ -58,20 +61,25 @@ def transformed_rows(transform_dir: str, features: list[str], serialized: list[b
         spec, layer = output.raw_feature_spec(), output.transform_features_layer()
     finally:
         logger.setLevel(level)
-    parts = []
-    for start in range(0, len(serialized), BATCH):
-        transformed = layer(tf.io.parse_example(tf.constant(serialized[start : start + BATCH]), spec))
-        n = len(serialized[start : start + BATCH])
-        parts.append(tf.concat([tf.reshape(tf.cast(transformed[k], tf.float32), [n, -1]) for k in features], 1).numpy())
-    return np.concatenate(parts)
+
+    def matrix(serialized):
+        parts = []
+        for start in range(0, len(serialized), BATCH):
+            batch = serialized[start : start + BATCH]
+            parts.append(
+                model_input(layer(tf.io.parse_example(tf.constant(batch), spec)), features, len(batch)).numpy()
+            )
+        return np.concatenate(parts)
+
+    return [matrix(serialized) for serialized in splits]
 
 
 def reference_scores(transform_dir: str, features: list[str], train: list[bytes], test: list[bytes]) -> np.ndarray:
     """IsolationForest (scikit-learn's defaults, seed 0) on the transformed training rows; its test scores."""
     from sklearn.ensemble import IsolationForest
 
-    forest = IsolationForest(random_state=0).fit(transformed_rows(transform_dir, features, train))
-    return -forest.score_samples(transformed_rows(transform_dir, features, test))
+    x_train, x_test = transformed_rows(transform_dir, features, train, test)
+    return -IsolationForest(random_state=0).fit(x_train).score_samples(x_test)
 
 
 def measure(y: np.ndarray, scores: np.ndarray, flags: np.ndarray) -> dict:
