@@ -110,10 +110,17 @@ def blob_images(n=256, size=12, seed=0):
 
 
 SHARED_DATA_FIXTURES = {"thyroid"}  # fixtures that read ../shared/data
+# The files with the longest tests (the installed wheel's main job, the pipeline runs, scikit-learn's
+# checks), slowest first. They run first, so the two `-n 2 --dist loadfile` workers end together
+# instead of one running a long file alone at the end (pyproject's addopts turn xdist's own
+# reordering by test count off).
+SLOW_FILES = ("test_cli.py", "test_pipeline_runs.py", "test_pipeline.py", "test_sklearn.py", "test_export.py")
 
 
 def pytest_collection_modifyitems(items):
-    """Mark every test that reads ../shared/data (through a fixture or its module's mark) `shared_data`."""
+    """Run `SLOW_FILES` first; mark every test that reads ../shared/data (through a fixture or its
+    module's mark) `shared_data`."""
+    items.sort(key=lambda item: SLOW_FILES.index(item.path.name) if item.path.name in SLOW_FILES else len(SLOW_FILES))
     for item in items:
         if SHARED_DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.shared_data)
