@@ -64,6 +64,15 @@ class _SplitApply:
             start = stop
 
 
+class ReplicaSeedGenerator(keras.random.SeedGenerator):
+    """A `keras.random.SeedGenerator` whose draws differ on every replica of a ``tf.distribute``
+    strategy (each replica samples noise for its own share of the batch), reproducibly; elsewhere
+    it is Keras' own."""
+
+    def next(self, ordered=True):
+        return backend.replica_seed(super().next(ordered))
+
+
 @keras.saving.register_keras_serializable(package="keras_synthad")
 class AnomalyDetector(keras.Model):
     """Base class of the keras_synthad methods.
@@ -118,7 +127,7 @@ class AnomalyDetector(keras.Model):
         self.weight_averaging = 0.0
         object.__setattr__(self, "weight_averages", ())
         object.__setattr__(self, "_hyperparameters", {})  # plain dict: not Keras-tracked
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = ReplicaSeedGenerator(seed)
         self.threshold = self.add_weight(
             shape=(),
             initializer=keras.initializers.Constant(math.nan),
@@ -418,7 +427,7 @@ class AnomalyDetector(keras.Model):
     def seed_first_fit(self) -> None:
         """Seed Keras' global generators (dropout, shuffling) before the first training step."""
         optimizer = getattr(self, "optimizer", None)
-        if self.seed is not None and (optimizer is None or int(optimizer.iterations) == 0):
+        if self.seed is not None and (optimizer is None or int(keras.ops.convert_to_numpy(optimizer.iterations)) == 0):
             keras.utils.set_random_seed(int(self.seed))
 
     def announce_phase(self, phase: str, fit_kwargs: dict) -> None:

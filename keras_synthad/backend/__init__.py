@@ -1,6 +1,6 @@
 """Gradient mechanics per backend: the only package that imports TF, JAX or torch.
 
-Each backend module defines the same three functions:
+Each backend module defines the same functions:
 
 - ``train_step(model, *args)``: what Keras' trainer calls. It runs the method's
   backend-neutral ``model.run_algorithm_step(data)`` and returns what that
@@ -12,8 +12,11 @@ Each backend module defines the same three functions:
   ``variables`` only, applies ``optimizer`` to them and returns the loss.
 - ``check_distribution(model)``: called before training; raises `DistributionNotSupportedError`
   where the backend's data-parallel setup would train wrongly (JAX's
-  ``keras.distribution.DataParallel`` is supported; TensorFlow's multi-replica strategies
-  and torch.distributed are refused).
+  ``keras.distribution.DataParallel`` and TensorFlow's replica strategies are supported;
+  torch.distributed is refused).
+- ``replicas()``: how many replicas the step's global batch is split over (TensorFlow's
+  strategies run the step once per replica on its share; JAX and torch see the whole batch).
+- ``replica_seed(seed)``: a ``keras.random`` seed made different on every replica.
 """
 
 import keras
@@ -23,14 +26,21 @@ from keras_synthad.backend.errors import DistributionNotSupportedError
 _BACKEND = keras.backend.backend()
 
 if _BACKEND == "tensorflow":
-    from keras_synthad.backend.tensorflow import check_distribution, train_step, update_role
+    from keras_synthad.backend.tensorflow import check_distribution, replica_seed, replicas, train_step, update_role
 elif _BACKEND == "jax":
-    from keras_synthad.backend.jax import check_distribution, train_step, update_role
+    from keras_synthad.backend.jax import check_distribution, replica_seed, replicas, train_step, update_role
 elif _BACKEND == "torch":
-    from keras_synthad.backend.torch import check_distribution, train_step, update_role
+    from keras_synthad.backend.torch import check_distribution, replica_seed, replicas, train_step, update_role
 else:  # pragma: no cover - Keras itself rejects other names first
     raise ImportError(
         f"keras_synthad supports the tensorflow, jax and torch backends. Received: KERAS_BACKEND={_BACKEND!r}"
     )
 
-__all__ = ["DistributionNotSupportedError", "check_distribution", "train_step", "update_role"]
+__all__ = [
+    "DistributionNotSupportedError",
+    "check_distribution",
+    "replica_seed",
+    "replicas",
+    "train_step",
+    "update_role",
+]

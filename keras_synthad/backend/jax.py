@@ -22,6 +22,16 @@ def check_distribution(model):
     all-reduces every role's gradients (tested on two devices against one)."""
 
 
+def replicas() -> int:
+    """1: under ``keras.distribution`` the step sees the global batch (the compiled step is sharded)."""
+    return 1
+
+
+def replica_seed(seed):
+    """`seed` unchanged: the step draws the global batch's noise once."""
+    return seed
+
+
 def _state_groups(model):
     return (
         model.trainable_variables,

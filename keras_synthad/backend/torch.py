@@ -18,6 +18,16 @@ def check_distribution(model):
             )
 
 
+def replicas() -> int:
+    """1: one process trains on the whole batch."""
+    return 1
+
+
+def replica_seed(seed):
+    """`seed` unchanged: one process draws all the noise."""
+    return seed
+
+
 def train_step(model, data):
     return model.run_algorithm_step(data)
 

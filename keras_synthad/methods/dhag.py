@@ -18,7 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_synthad import losses, networks
+from keras_synthad import backend, losses, networks
 from keras_synthad.detector import AnomalyDetector
 from keras_synthad.hyperparameters import WEIGHT_AVERAGING, Interval, Options, Units
 from keras_synthad.validation import invalid_argument
@@ -291,12 +291,14 @@ class DHAG(AnomalyDetector):
         """Eq. (1) per perturbator, shape (L, m): the K smallest ``||eps||`` among the normal rows -> 0.
 
         A batch of K rows or fewer (a short last batch, or ``batch_size <= k``) labels its
-        smaller half normal, so any batch size trains.
+        smaller half normal, so any batch size trains. Under a strategy that splits the batch
+        over R replicas, each replica labels K / R of its share.
         """
         norms = ops.sqrt(ops.sum(ops.square(ops.stop_gradient(perturbations)), axis=-1))
         norms = ops.where(normal[None, :] > 0, norms, math.inf)  # known anomalies rank last
         m = ops.shape(norms)[-1]
-        k = ops.where(m > self.k, self.k, m // 2)
+        k_here = self.k // backend.replicas()
+        k = ops.where(m > k_here, k_here, m // 2)
         return losses.k_smallest_labels(norms, k)
 
     def total_loss(self, x, noises, known=None, ce_sign=1.0, trivial=None):
