@@ -9,6 +9,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import beam_services
 import keras
 import numpy as np
 import pandas as pd
@@ -87,15 +88,39 @@ def zscore_fn(inputs):
 
 
 @pytest.fixture(scope="module")
-def pushed(tmp_path_factory):
+def runner(tmp_path_factory):
+    """The Beam flags of the complete run and of batch scoring, and the folder of the runner's logs.
+
+    In the TensorFlow process: Beam's PortableRunner with a local job service and SDK workers in
+    processes of their own (`beam_services`), the path a pipeline takes on Flink, Spark or Dataflow;
+    in the other processes the in-process FnApiRunner.
+    """
+    logs = tmp_path_factory.mktemp("beam")
+    if BACKEND != "tensorflow":
+        yield BEAM, logs
+        return
+    with beam_services.portable_runner(logs) as flags:
+        yield flags, logs
+
+
+@pytest.fixture(scope="module")
+def pushed(tmp_path_factory, runner):
     """One complete run that pushes version 1, with the user's own preprocessing_fn (sigmoid of z-scores)."""
     tmp = tmp_path_factory.mktemp("pipeline")
     csv = tmp / "rows.csv"
     make_frame().to_csv(csv, index=False)
     (tmp / "user_transform.py").write_text(USER_TRANSFORM)
     cfg = make_config(tmp, csv, transform={"module_file": "user_transform.py", "preprocessing_fn": "zscore_fn"})
-    report = run_pipeline(cfg, BEAM, log=lambda line: None)
+    report = run_pipeline(cfg, runner[0], log=lambda line: None)
     return cfg, report, csv
+
+
+@tf_only
+def test_the_run_went_through_the_portable_runner_with_external_workers(pushed, runner):
+    flags, logs = runner
+    assert "--runner=PortableRunner" in flags and "--environment_type=EXTERNAL" in flags
+    started = (logs / "worker_pool.log").read_text().count(beam_services.WORKER_STARTED)
+    assert started >= 2  # StatisticsGen's and Transform's jobs each ran in a worker process of their own
 
 
 def test_run_pushes_a_servable_model_with_lineage(pushed):
@@ -269,7 +294,8 @@ def test_model_worse_than_the_last_blessed_one_is_not_blessed(pushed, tmp_path):
 
 
 @tf_only
-def test_batch_scoring_writes_scores_next_to_the_rows(pushed, tmp_path, capsys):
+def test_batch_scoring_writes_scores_next_to_the_rows(pushed, runner, tmp_path, capsys):
+    """Through the module's runner: the PortableRunner with external workers in the TensorFlow process."""
     import tensorflow as tf
 
     from keras_synthad import cli
@@ -287,7 +313,7 @@ def test_batch_scoring_writes_scores_next_to_the_rows(pushed, tmp_path, capsys):
             str(tmp_path / "in.csv"),
             "--output",
             str(tmp_path / "scored"),
-            *BEAM,
+            *runner[0],
         ]
     )
     assert status == 0

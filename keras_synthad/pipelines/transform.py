@@ -14,11 +14,11 @@ one ``<column>_xf`` tensor per feature column (z-scores instead of [0, 1], say).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import sys
 import tempfile
+import types
 from pathlib import Path
 
 import apache_beam as beam
@@ -68,31 +68,45 @@ def preprocessing_fn_for(categorical: list[str], numeric: list[str]):
     return preprocessing_fn
 
 
+def _user_module(name: str, path: str, source: str):
+    """The module executed from `source` (the user's file), once per process.
+
+    The checked ``preprocessing_fn`` carries the file's text, not a reference to an imported
+    module: a Beam worker in another process (a portable runner, Dataflow, Flink, Spark) that
+    unpickles it runs the same code without the file.
+    """
+    module = sys.modules.get(name)
+    if module is None:
+        module = types.ModuleType(name)
+        module.__file__ = path
+        sys.modules[name] = module  # before exec: a dataclass in the file looks its module up
+        try:
+            exec(compile(source, path, "exec"), module.__dict__)  # noqa: S102 (the user's own module file)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return module
+
+
 def user_preprocessing_fn(config: TransformConfig, columns: list[str]):
     """The ``preprocessing_fn`` of the config's module file, checked to give every ``<column>_xf``."""
-    name = f"synthad_transform_{config.module_file.stem}"
-    spec = importlib.util.spec_from_file_location(name, config.module_file)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # Beam pickles the function by reference to its module
+    name, path = f"synthad_transform_{config.module_file.stem}", str(config.module_file)
+    source, fn_name = config.module_file.read_text(), config.preprocessing_fn
+    sys.modules.pop(name, None)  # this run's text of the file
     try:
-        spec.loader.exec_module(module)
+        module = _user_module(name, path, source)
     except Exception as err:
-        del sys.modules[name]
         raise ConfigError(f"[transform] module_file {config.module_file} failed to import: {err!r}") from err
-    fn = getattr(module, config.preprocessing_fn, None)
-    if not callable(fn):
-        raise ConfigError(
-            f"[transform] module_file {config.module_file} defines no function {config.preprocessing_fn}."
-        )
+    if not callable(getattr(module, fn_name, None)):
+        raise ConfigError(f"[transform] module_file {config.module_file} defines no function {fn_name}.")
     expected = [transformed_name(c) for c in columns]
 
     def checked(inputs):
-        outputs = fn(inputs)
-        missing = [name for name in expected if name not in outputs]
+        outputs = getattr(_user_module(name, path, source), fn_name)(inputs)
+        missing = [column for column in expected if column not in outputs]
         if missing:
             raise ConfigError(
-                f"[transform] {config.preprocessing_fn} in {config.module_file} must return one '<column>_xf' per "
-                f"feature column; missing {missing}."
+                f"[transform] {fn_name} in {path} must return one '<column>_xf' per feature column; missing {missing}."
             )
         return outputs
 
