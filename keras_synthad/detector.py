@@ -103,6 +103,8 @@ class AnomalyDetector(keras.Model):
 
     #: Whether ``fit(x, y)`` accepts known anomalies (y = 1).
     supports_known_anomalies = False
+    #: Whether ``fit`` and ``calibrate`` take batches (`tf.data`, `PyDataset`), so a pipeline can stream rows.
+    trains_on_batches = True
     #: Whether ``fit`` requires features in [0, 1] (the methods that generate samples in that range).
     unit_interval_inputs = True
     #: Names of the losses ``algorithm_step`` returns, shown in the progress bar.
@@ -480,7 +482,9 @@ class AnomalyDetector(keras.Model):
         """Set the threshold so that a `contamination` fraction of `x` is flagged, and the range guard.
 
         Args:
-            x: normal (or mostly normal) data, e.g. the training set.
+            x: normal (or mostly normal) data, e.g. the training set: an array, or batches of
+                rows (a `tf.data.Dataset` or `keras.utils.PyDataset`, read twice: scores, then
+                the range; memory does not grow with the number of rows).
             contamination: expected fraction of anomalies, in (0, 1).
             range_margin: the range guard's margin (see `out_of_range`), a fraction of each
                 column's span in `x`; ``None`` turns the guard off.
@@ -488,9 +492,9 @@ class AnomalyDetector(keras.Model):
         Returns:
             The threshold, also stored in the model's ``threshold`` weight.
 
-        The model also keeps ``CALIBRATION_ROWS`` rows of `x`, evenly spaced, in its
-        ``calibration_rows`` weight: `keras_synthad.export` turns them into TF
-        Serving's warmup requests. They are saved with the model.
+        The model also keeps ``CALIBRATION_ROWS`` rows of `x` (evenly spaced in an array, the
+        first ones of batches) in its ``calibration_rows`` weight: `keras_synthad.export` turns
+        them into TF Serving's warmup requests. They are saved with the model.
         """
         contamination = check_contamination(contamination)
         scores = self.predict(x, batch_size=batch_size, verbose=0)
@@ -501,10 +505,34 @@ class AnomalyDetector(keras.Model):
             picks = np.linspace(0, len(rows) - 1, CALIBRATION_ROWS).round().astype(int)
             self.calibration_rows.assign(rows[picks])
             self.set_range(rows, range_margin)
+        else:
+            self._calibrate_on_batches(x, range_margin)
         return threshold
+
+    def _calibrate_on_batches(self, batches, margin) -> None:
+        """`calibrate`'s warmup rows and range guard from batches of rows, in one pass."""
+        if isinstance(batches, keras.utils.PyDataset):
+            dataset = batches
+            batches = (dataset[i] for i in range(len(dataset)))
+        axis = 0 if len(self.feature_shape) == 1 else None
+        first, low, high = [], None, None
+        for batch in batches:
+            rows = np.asarray(batch[0] if isinstance(batch, (tuple, list)) else batch, dtype=np.float32)
+            if sum(len(r) for r in first) < CALIBRATION_ROWS:
+                first.append(rows[:CALIBRATION_ROWS])
+            low = rows.min(axis=axis) if low is None else np.minimum(low, rows.min(axis=axis))
+            high = rows.max(axis=axis) if high is None else np.maximum(high, rows.max(axis=axis))
+        first = np.concatenate(first)
+        self.calibration_rows.assign(first[np.arange(CALIBRATION_ROWS) % len(first)])
+        self._set_bounds(low, high, margin)
 
     def set_range(self, rows: np.ndarray, margin: float | None = RANGE_MARGIN) -> None:
         """Bound the range guard by `rows`' minimum and maximum, widened by `margin` x their span."""
+        axis = 0 if len(self.feature_shape) == 1 else None
+        self._set_bounds(rows.min(axis=axis), rows.max(axis=axis), margin)
+
+    def _set_bounds(self, low, high, margin: float | None = RANGE_MARGIN) -> None:
+        """Bound the range guard by the minimum `low` and maximum `high`, widened by `margin` x the span."""
         if margin is None:
             self.range_low.assign(np.full(self.range_low.shape, -np.inf, "float32"))
             self.range_high.assign(np.full(self.range_high.shape, np.inf, "float32"))
@@ -514,8 +542,6 @@ class AnomalyDetector(keras.Model):
                 "Invalid value received for argument `range_margin`. Expected a fraction >= 0, "
                 f"or None to turn the range guard off. Received: range_margin={margin!r}"
             )
-        axis = 0 if len(self.feature_shape) == 1 else None
-        low, high = rows.min(axis=axis), rows.max(axis=axis)
         slack = float(margin) * (high - low) + RANGE_SLACK
         self.range_low.assign((low - slack).astype("float32"))
         self.range_high.assign((high + slack).astype("float32"))

@@ -63,6 +63,31 @@ def test_the_range_guard_survives_save_and_load(trained, normal_data, tmp_path):
     assert restored.out_of_range(normal_data[:5] + 5.0).all() and not restored.out_of_range(normal_data).any()
 
 
+def test_calibrating_on_batches_equals_calibrating_on_the_array(trained, normal_data):
+    """A `tf.data.Dataset` or `PyDataset` (a streamed training split): the same threshold and range,
+    and the first rows as warmup rows."""
+    import tensorflow as tf
+
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, index):
+            return normal_data[index * 128 : (index + 1) * 128]
+
+    weights = ("threshold", "range_low", "range_high")
+    expected_threshold = trained.calibrate(normal_data, contamination=0.1)
+    expected = [keras.ops.convert_to_numpy(getattr(trained, w)) for w in weights]
+    for batches in (tf.data.Dataset.from_tensor_slices(normal_data).batch(100), Batches()):
+        trained.threshold.assign(0.0)
+        trained.range_low.assign(np.zeros(4, "float32"))
+        assert trained.calibrate(batches, contamination=0.1) == pytest.approx(expected_threshold)
+        for name, value in zip(weights, expected, strict=True):
+            np.testing.assert_allclose(keras.ops.convert_to_numpy(getattr(trained, name)), value, rtol=1e-6)
+        rows = keras.ops.convert_to_numpy(trained.calibration_rows)
+        np.testing.assert_array_equal(rows, normal_data[: len(rows)])
+
+
 @pytest.mark.parametrize("contamination", [0, 1, -0.1, 1.5])
 def test_calibrate_rejects_bad_contamination(trained, normal_data, contamination):
     with pytest.raises(ValueError, match="contamination"):

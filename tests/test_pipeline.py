@@ -149,6 +149,28 @@ def test_the_users_preprocessing_fn_transforms_every_split(pushed):
         assert abs(np.mean(z)) < 1e-3 and abs(np.std(z) - 1) < 1e-2
 
 
+def test_the_trainer_streams_the_rows_it_would_load(pushed):
+    """The Trainer's batches (`model_input_batches`) hold the split's rows: in order for scoring,
+    reshuffled for training."""
+    import tensorflow_transform as tft
+
+    cfg, _, _ = pushed
+    [transformed] = (cfg.root / "Transform" / "transformed_examples").iterdir()
+    [graph] = (cfg.root / "Transform" / "transform_graph").iterdir()
+    order = json.loads((graph / "transformed_features.json").read_text())
+    spec = tft.TFTransformOutput(str(graph)).transformed_feature_spec()
+    whole = examples.model_inputs(transformed, "train", order)
+
+    def streamed(seed):
+        batches = examples.model_input_batches(transformed, "train", order, spec, 100, shuffle_seed=seed)
+        return np.concatenate([np.asarray(batch) for batch in batches])
+
+    np.testing.assert_array_equal(streamed(None), whole)
+    shuffled = streamed(0)
+    assert not np.array_equal(shuffled, whole)
+    np.testing.assert_array_equal(np.sort(shuffled, axis=0), np.sort(whole, axis=0))
+
+
 def test_a_preprocessing_fn_without_every_column_is_named(tmp_path):
     from keras_synthad.pipelines import transform
 

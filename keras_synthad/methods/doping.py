@@ -96,6 +96,8 @@ class DOPING(AnomalyDetector):
     ```
     """
 
+    trains_on_batches = False  # Algorithm 2 encodes every training row at once
+
     parameter_constraints = {
         "synthetic_fraction": Interval(float, 0),
         "edge_std": Interval(float, 0),

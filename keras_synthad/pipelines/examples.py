@@ -15,6 +15,7 @@ import pyarrow as pa
 from tfx_bsl.coders import example_coder
 
 FILE_NAME = "data_tfrecord-00000-of-00001.gz"
+SHUFFLE_ROWS = 65536  # training rows shuffled together when a split is streamed (about 25 MB of records)
 
 
 def split_dir(uri, split: str) -> Path:
@@ -68,6 +69,16 @@ def read(uri, split: str) -> list[bytes]:
     return records
 
 
+def read_first(uri, split: str, count: int) -> list[bytes]:
+    """The first `count` serialized tf.Examples of one split (without reading the rest)."""
+    import tensorflow as tf
+
+    files = sorted(str(p) for p in split_dir(uri, split).glob("*.gz"))
+    if not files:
+        raise FileNotFoundError(f"No examples for split {split!r} under {uri}")
+    return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP").take(count)]
+
+
 def decode(serialized: list[bytes], batch_rows: int = 65536) -> dict[str, np.ndarray]:
     """Columns of serialized tf.Examples: one value per row -> 1-D arrays, more -> (rows, k)."""
     decoder = example_coder.ExamplesToRecordBatchDecoder()
@@ -99,3 +110,33 @@ def model_inputs(transformed_uri, split: str, order: list[str]) -> np.ndarray:
     columns = decode(read(transformed_uri, split))
     n = len(next(iter(columns.values())))
     return np.concatenate([np.asarray(columns[name], np.float32).reshape(n, -1) for name in order], axis=1)
+
+
+def model_input_batches(
+    transformed_uri, split: str, order: list[str], feature_spec: dict, batch_size: int, shuffle_seed=None
+):
+    """A transformed split as a `tf.data.Dataset` of float32 batches (the features of `order`,
+    concatenated), read from the shards as it goes: memory does not grow with the split.
+
+    ``shuffle_seed``: shuffle the shards' order and the rows within a `SHUFFLE_ROWS` buffer,
+    anew every epoch (training); ``None`` keeps the split's order (scoring).
+    """
+    import tensorflow as tf
+
+    files = sorted(str(p) for p in split_dir(transformed_uri, split).glob("*.gz"))
+    if not files:
+        raise FileNotFoundError(f"No examples for split {split!r} under {transformed_uri}")
+    spec = {name: feature_spec[name] for name in order}
+    data = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle_seed is not None:
+        data = data.shuffle(len(files), seed=shuffle_seed)
+    data = data.interleave(lambda f: tf.data.TFRecordDataset(f, compression_type="GZIP"), cycle_length=1)
+    if shuffle_seed is not None:
+        data = data.shuffle(SHUFFLE_ROWS, seed=shuffle_seed)
+
+    def to_matrix(records):
+        parsed = tf.io.parse_example(records, spec)
+        rows = tf.shape(records)[0]
+        return tf.concat([tf.reshape(tf.cast(parsed[name], tf.float32), (rows, -1)) for name in order], axis=1)
+
+    return data.batch(batch_size).map(to_matrix, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)

@@ -3,7 +3,9 @@
 The Trainer runs as its own process (``python -m keras_synthad.pipelines.trainer
 SPEC.json``) with ``KERAS_BACKEND`` set from the config, since Keras fixes its
 backend at import. It fits the method on the transformed training rows, calibrates
-the threshold on them (``contamination``), and writes, under its output folder:
+the threshold on them (``contamination``), and writes, under its output folder (the
+rows are streamed from the TFRecord shards in batches, so memory does not grow with the
+split; DOPING, which encodes every row at once, loads them into one array):
 
 - ``model.keras``: the trained detector (loads on any backend);
 - ``train_scores.npy``: the scores it gave the training rows, in split order;
@@ -27,6 +29,7 @@ SERVING_DIR = "Format-Serving"
 MODEL_FILE = "model.keras"
 SCORES_FILE = "train_scores.npy"
 LOG_FILE = "trainer.log"
+SCORING_BATCH = 4096
 
 
 def component(config, examples, schema, transformed) -> Component:
@@ -90,28 +93,42 @@ def _train(spec: dict) -> dict:
 
     import keras
     import numpy as np
+    import tensorflow_transform as tft
 
     import keras_synthad
     from keras_synthad.export import export_saved_model
     from keras_synthad.pipelines import examples
 
     output = Path(spec["output"])
-    x = examples.model_inputs(spec["transformed_examples"], "train", spec["transformed_features"])
-    keras.utils.set_random_seed(spec["seed"])
     method = getattr(keras_synthad, spec["method"])
+    order = spec["transformed_features"]
+    feature_spec = tft.TFTransformOutput(spec["transform_graph"]).transformed_feature_spec()
+    width = sum(int(np.prod(feature_spec[name].shape)) for name in order)
+    if getattr(method, "trains_on_batches", False):
+        # Streamed from the shards: memory does not grow with the training split.
+        def batches(size, seed=None):
+            return examples.model_input_batches(
+                spec["transformed_examples"], "train", order, feature_spec, size, shuffle_seed=seed
+            )
+
+        x, ordered = batches(spec["batch_size"], spec["seed"]), batches(SCORING_BATCH)
+    else:  # the method needs every row at once (DOPING's latent edge)
+        x = ordered = examples.model_inputs(spec["transformed_examples"], "train", order)
+    keras.utils.set_random_seed(spec["seed"])
     args = dict(spec["args"])
     if "seed" in inspect.signature(method.__init__).parameters:
         args.setdefault("seed", spec["seed"])
-    model = method(input_shape=(x.shape[1],), **args)
+    model = method(input_shape=(width,), **args)
     model.compile(optimizer=spec["optimizers"] or "auto")  # roles left out keep the paper's optimizers
     start = time.perf_counter()
     verbose = spec["verbose"] if spec["verbose"] != "auto" else 1 if sys.stdout.isatty() else 2  # no bars in logs
-    model.fit(x, epochs=spec["epochs"], batch_size=spec["batch_size"], verbose=verbose)
+    model.fit(x, epochs=spec["epochs"], batch_size=None if x is not ordered else spec["batch_size"], verbose=verbose)
     seconds = time.perf_counter() - start
-    threshold = model.calibrate(x, contamination=spec["contamination"])
-    np.save(output / SCORES_FILE, model.predict(x, batch_size=4096, verbose=0).astype(np.float32))
+    threshold = model.calibrate(ordered, contamination=spec["contamination"], batch_size=SCORING_BATCH)
+    scores = model.predict(ordered, batch_size=SCORING_BATCH, verbose=0).astype(np.float32)
+    np.save(output / SCORES_FILE, scores)
     model.save(output / MODEL_FILE)
-    raw = examples.decode(examples.read(spec["examples"], "train")[:8])
+    raw = examples.decode(examples.read_first(spec["examples"], "train", 8))
     warmup = {k: v for k, v in raw.items() if k in spec["raw_features"]}
     with tempfile.TemporaryDirectory(dir=output) as base:
         version = export_saved_model(
@@ -120,10 +137,10 @@ def _train(spec: dict) -> dict:
             warmup_rows=warmup,
             model_name=spec["model_name"],
             transform_dir=spec["transform_graph"],
-            transformed_features=spec["transformed_features"],
+            transformed_features=order,
         )
         os.rename(Path(base) / str(version), output / SERVING_DIR)
-    return {"rows": int(x.shape[0]), "width": int(x.shape[1]), "train_seconds": seconds, "threshold": float(threshold)}
+    return {"rows": int(scores.shape[0]), "width": width, "train_seconds": seconds, "threshold": float(threshold)}
 
 
 if __name__ == "__main__":
