@@ -18,6 +18,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -140,7 +141,13 @@ def _train(spec: dict) -> dict:
             transformed_features=order,
         )
         os.rename(Path(base) / str(version), output / SERVING_DIR)
-    return {"rows": int(scores.shape[0]), "width": width, "train_seconds": seconds, "threshold": float(threshold)}
+    return {
+        "rows": int(scores.shape[0]),
+        "width": width,
+        "train_seconds": seconds,
+        "threshold": float(threshold),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
+    }
 
 
 if __name__ == "__main__":
