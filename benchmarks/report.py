@@ -169,6 +169,19 @@ def serving_table(payload: dict) -> str:
     return "\n".join(lines)
 
 
+def trainer_memory_table(payload: dict) -> str:
+    lines = [
+        "| method | backend | rows | peak RSS (MiB) | Trainer process (s) | fit (s) | commit |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in payload["runs"]:
+        lines.append(
+            f"| {r['method']} | {r['backend']} | {r['rows']:,} | {r['peak_rss_mib']:,.0f} | {r['trainer_seconds']:.0f} | "
+            f"{r['fit_seconds']:.0f} | {r['environment']['commit'][:7]} |"
+        )
+    return "\n".join(lines)
+
+
 def generated_tables() -> dict[str, str]:
     """Every table `benchmarks/README.md` shows, by region name, rendered from the results files."""
     from benchmarks import peers_report
@@ -193,6 +206,8 @@ def generated_tables() -> dict[str, str]:
         tables["speed/*.json"] = speed_table(speed)
     if (RESULTS / "serving_throughput.json").exists():
         tables["serving_throughput.json"] = serving_table(json.loads((RESULTS / "serving_throughput.json").read_text()))
+    if (RESULTS / "trainer_memory.json").exists():
+        tables["trainer_memory.json"] = trainer_memory_table(json.loads((RESULTS / "trainer_memory.json").read_text()))
     runs = peers_report.load(RESULTS / "peers")
     if runs:
         methods = peers_report.column_order(runs)
