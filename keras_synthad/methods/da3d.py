@@ -112,7 +112,7 @@ class DA3D(AnomalyDetector):
       On the peer benchmark's tuning tables (seed 0, about 1,000 steps) mean AUROC .830,
       against .820 with the paper's alarm size, .803 with the decoder's activations
       only and .772 with the paper's preset (IForest .911); seeds 1-2: .855. On 26
-      ADBench tables, seed 0: .793 against IForest's .833 on the same splits.
+      ADBench tables, seeds 0-2: .788 against IForest's .829 on the same splits.
 
     Args:
         input_shape: ``(d,)`` or ``(H, W, C)``; the default autoencoder is chosen from it.
