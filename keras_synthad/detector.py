@@ -514,7 +514,7 @@ class AnomalyDetector(keras.Model):
         if isinstance(batches, keras.utils.PyDataset):
             dataset = batches
             batches = (dataset[i] for i in range(len(dataset)))
-        axis = 0 if len(self.feature_shape) == 1 else None
+        axis = self._range_axis
         first, low, high = [], None, None
         for batch in batches:
             rows = np.asarray(batch[0] if isinstance(batch, (tuple, list)) else batch, dtype=np.float32)
@@ -526,9 +526,14 @@ class AnomalyDetector(keras.Model):
         self.calibration_rows.assign(first[np.arange(CALIBRATION_ROWS) % len(first)])
         self._set_bounds(low, high, margin)
 
+    @property
+    def _range_axis(self):
+        """The axis the range guard reduces rows over: per column for tables, one pixel range for images."""
+        return 0 if len(self.feature_shape) == 1 else None
+
     def set_range(self, rows: np.ndarray, margin: float | None = RANGE_MARGIN) -> None:
         """Bound the range guard by `rows`' minimum and maximum, widened by `margin` x their span."""
-        axis = 0 if len(self.feature_shape) == 1 else None
+        axis = self._range_axis
         self._set_bounds(rows.min(axis=axis), rows.max(axis=axis), margin)
 
     def _set_bounds(self, low, high, margin: float | None = RANGE_MARGIN) -> None:

@@ -56,13 +56,19 @@ def write(path, serialized: list[bytes]) -> None:
             writer.write(record)
 
 
+def shard_files(uri, split: str) -> list[str]:
+    """The gzipped TFRecord shards of one split, in order."""
+    files = sorted(str(p) for p in split_dir(uri, split).glob("*.gz"))
+    if not files:
+        raise FileNotFoundError(f"No examples for split {split!r} under {uri}")
+    return files
+
+
 def read(uri, split: str) -> list[bytes]:
     """The serialized tf.Examples of one split."""
     import tensorflow as tf
 
-    files = sorted(str(p) for p in split_dir(uri, split).glob("*.gz"))
-    if not files:
-        raise FileNotFoundError(f"No examples for split {split!r} under {uri}")
+    files = shard_files(uri, split)
     records = []
     for batch in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(65536):
         records.extend(batch.numpy().tolist())
@@ -73,9 +79,7 @@ def read_first(uri, split: str, count: int) -> list[bytes]:
     """The first `count` serialized tf.Examples of one split (without reading the rest)."""
     import tensorflow as tf
 
-    files = sorted(str(p) for p in split_dir(uri, split).glob("*.gz"))
-    if not files:
-        raise FileNotFoundError(f"No examples for split {split!r} under {uri}")
+    files = shard_files(uri, split)
     return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP").take(count)]
 
 
@@ -123,9 +127,9 @@ def model_input_batches(
     """
     import tensorflow as tf
 
-    files = sorted(str(p) for p in split_dir(transformed_uri, split).glob("*.gz"))
-    if not files:
-        raise FileNotFoundError(f"No examples for split {split!r} under {transformed_uri}")
+    from keras_synthad.export.signatures import model_input
+
+    files = shard_files(transformed_uri, split)
     spec = {name: feature_spec[name] for name in order}
     data = tf.data.Dataset.from_tensor_slices(files)
     if shuffle_seed is not None:
@@ -135,8 +139,6 @@ def model_input_batches(
         data = data.shuffle(SHUFFLE_ROWS, seed=shuffle_seed)
 
     def to_matrix(records):
-        parsed = tf.io.parse_example(records, spec)
-        rows = tf.shape(records)[0]
-        return tf.concat([tf.reshape(tf.cast(parsed[name], tf.float32), (rows, -1)) for name in order], axis=1)
+        return model_input(tf.io.parse_example(records, spec), order, tf.shape(records)[0])
 
     return data.batch(batch_size).map(to_matrix, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
