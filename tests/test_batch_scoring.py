@@ -29,7 +29,7 @@ def served(tmp_path_factory):
 
 
 def test_bad_rows_go_to_the_dead_letter_output_and_every_other_row_is_scored(served, tmp_path):
-    """1 % bad rows of five kinds among 1,000, and one row far outside the training range."""
+    """1.2 % bad rows of six kinds among 1,000, one row far outside the training range, one quoted cell."""
     model, x, base = served
     rows = pd.DataFrame(x, columns=NAMES).round(6)
     rows.insert(0, "row_id", np.arange(len(rows)))
@@ -50,16 +50,18 @@ def test_bad_rows_go_to_the_dead_letter_output_and_every_other_row_is_scored(ser
         (lambda line: with_cell(line, "a", ""), "column 'a' is empty"),
         (lambda line: with_cell(line, "c", "many"), "column 'c' holds 'many', not a number"),
         (lambda line: with_cell(line, "d", "nan"), "column 'd' is nan"),
+        (lambda line: with_cell(line, "label", '"normal'), "a quote is not closed"),
     ]
     bad = {}
     for k, (change, reason) in enumerate(kinds):
         for index in (37 + 97 * k, 611 + 71 * k):
             lines[index] = change(lines[index])
             bad[index] = (reason, lines[index])
+    lines[123] = with_cell(lines[123], "label", '"normal, quoted"')  # a good row with a quoted comma
     (tmp_path / "in.csv").write_text("\n".join([header, *lines]) + "\n")
 
     result = batch_scoring.run(base, tmp_path / "in.csv", tmp_path / "scored", BEAM)
-    assert (result["rows_scored"], result["rows_dead_lettered"]) == (990, 10)
+    assert (result["rows_scored"], result["rows_dead_lettered"]) == (988, 12)
     out = pd.concat([pd.read_csv(p) for p in result["output"]]).sort_values("row_id").reset_index(drop=True)
     assert out["row_id"].tolist() == [i for i in range(1000) if i not in bad]  # every good row, once
     good = rows.drop(index=list(bad))[NAMES].to_numpy(np.float32)
@@ -67,6 +69,7 @@ def test_bad_rows_go_to_the_dead_letter_output_and_every_other_row_is_scored(ser
     np.testing.assert_array_equal(out["is_anomaly"].to_numpy(), model.detect(good))
     np.testing.assert_array_equal(out["out_of_range"].to_numpy(), model.out_of_range(good).astype(int))
     assert out.loc[out.row_id == 500, ["out_of_range", "is_anomaly"]].values.tolist() == [[1, 1]]
+    assert out.loc[out.row_id == 123, "label"].tolist() == ["normal, quoted"]
     assert result["rows_out_of_range"] == int(out["out_of_range"].sum()) >= 1
     dead = pd.concat([pd.read_csv(p, keep_default_na=False) for p in result["dead_letter"]]).sort_values("line")
     assert dead["line"].tolist() == [i + 2 for i in sorted(bad)]  # CSV line numbers: the header is line 1

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import shutil
 from pathlib import Path
 
@@ -70,6 +71,17 @@ def numbered_chunks(path, rows: int = CHUNK_ROWS):
             yield numbers, lines
 
 
+def field_counts(lines: list[str]) -> np.ndarray:
+    """The number of CSV fields of each line; -1 for a line whose quotes are not closed.
+
+    A line without quotes is counted by its commas; one with quotes is split by `csv`."""
+    counts = np.fromiter((line.count(",") + 1 for line in lines), dtype=np.int64, count=len(lines))
+    quoted = [i for i, line in enumerate(lines) if '"' in line]
+    for i in quoted:
+        counts[i] = -1 if lines[i].count('"') % 2 else len(next(csv.reader([lines[i]])))
+    return counts
+
+
 def model_inputs(saved_model_dir) -> dict[str, str]:
     """The raw inputs of ``serving_default``: name -> "string" or "float32"."""
     import tensorflow as tf
@@ -104,29 +116,57 @@ class CsvSavedModelHandler(ModelHandler):
         return {"min_batch_size": 1, "max_batch_size": 1}  # an element is already a chunk of rows
 
     def parse(self, lines: list[str]) -> tuple[dict[str, np.ndarray], dict[int, str]]:
-        """The model's input columns of the rows that can be scored, and ``{row index: reason}`` of the others."""
-        rows = list(csv.reader(lines))
+        """The model's input columns of the rows that can be scored, and ``{row index: reason}`` of the others.
+
+        pandas' C reader splits the rows and converts the numeric columns; Python only
+        touches a row to count its fields and to word the reason of a bad one.
+        """
+        counts = field_counts(lines)
         reasons = {
-            i: f"{len(r)} fields where the header has {self._width}"
-            for i, r in enumerate(rows)
-            if len(r) != self._width
+            int(i): "a quote is not closed"
+            if counts[i] < 0
+            else f"{counts[i]} fields where the header has {self._width}"
+            for i in np.flatnonzero(counts != self._width)
         }
-        kept = [i for i in range(len(rows)) if i not in reasons]
-        columns = {}
+        kept = np.flatnonzero(counts == self._width)
+        text = "\n".join(lines[i] for i in kept) if reasons else "\n".join(lines)
+        try:
+            cells = self._read(text, typed=True)
+        except ValueError:  # a text cell (or "nan") in a numeric column: convert column by column
+            cells = self._read(text, typed=False)
+        if len(cells) != len(kept):
+            raise ValueError(f"the CSV reader split {len(kept)} lines into {len(cells)} rows")
+        columns, bad = {}, np.zeros(len(kept), dtype=bool)
         for name, position in self._positions.items():
-            values = pd.Series([rows[i][position] for i in kept], dtype=object)
-            stripped = values.str.strip()
+            values = cells[position]
             if self._inputs[name] == "string":
                 columns[name] = values.to_numpy(dtype=object)
-                bad = (stripped == "").to_numpy()
+                wrong = (values.str.strip() == "").to_numpy()
             else:
-                numbers = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=np.float64)
+                numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
                 columns[name] = numbers.astype(np.float32)
-                bad = ~np.isfinite(numbers)
-            for j in np.flatnonzero(bad):
-                reasons.setdefault(kept[j], self._reason(name, stripped.iloc[j]))
-        good = np.array([i not in reasons for i in kept], dtype=bool)
-        return {k: v[good] for k, v in columns.items()}, reasons
+                wrong = ~np.isfinite(numbers)
+            for j in np.flatnonzero(wrong & ~bad):
+                cell = next(csv.reader([lines[kept[j]]]))[position].strip()
+                reasons[int(kept[j])] = self._reason(name, cell)
+            bad |= wrong
+        return {k: v[~bad] for k, v in columns.items()}, reasons
+
+    def _read(self, text: str, typed: bool) -> pd.DataFrame:
+        """The model's columns of the CSV `text`: numeric ones as float64 (empty cells NaN) when
+        `typed`, every one as text otherwise."""
+        numeric = [p for name, p in self._positions.items() if self._inputs[name] != "string"]
+        return pd.read_csv(
+            io.StringIO(text),
+            header=None,
+            names=range(self._width),
+            usecols=sorted(self._positions.values()),
+            dtype={p: (np.float64 if typed and p in numeric else str) for p in self._positions.values()},
+            keep_default_na=False,
+            na_values={p: [""] for p in numeric} if typed else None,
+            skip_blank_lines=False,
+            engine="c",
+        )
 
     def _reason(self, name: str, cell: str) -> str:
         if cell == "":  # the only bad text cell
@@ -143,7 +183,7 @@ class CsvSavedModelHandler(ModelHandler):
         results = []
         for numbers, lines in batch:
             columns, reasons = self.parse(lines)
-            scored = []
+            scored = []  # one text of the chunk's scored lines: a single element for the writer
             if len(reasons) < len(lines):
                 out = {
                     k: v.numpy()
@@ -151,28 +191,30 @@ class CsvSavedModelHandler(ModelHandler):
                 }
                 good = [line for i, line in enumerate(lines) if i not in reasons]
                 scored = [
-                    f"{line},{score:.7g},{flag},{outside}"
-                    for line, score, flag, outside in zip(
-                        good, out["score"], out["is_anomaly"], out["out_of_range"], strict=True
+                    "\n".join(
+                        f"{line},{score:.7g},{flag},{outside}"
+                        for line, score, flag, outside in zip(
+                            good, out["score"], out["is_anomaly"], out["out_of_range"], strict=True
+                        )
                     )
                 ]
                 outside = int(out["out_of_range"].sum())
             else:
                 outside = 0
             dead = [dead_letter(numbers[i], reason, lines[i]) for i, reason in sorted(reasons.items())]
-            results.append(PredictionResult((numbers, lines), (scored, dead, outside)))
+            results.append(PredictionResult((numbers, lines), (scored, len(lines) - len(dead), dead, outside)))
         return results
 
 
 class Route(beam.DoFn):
-    """Scored lines to the main output, dead letters to ``"dead_letter"``; counts both."""
+    """A chunk's scored lines (one text) to the main output, dead letters to ``"dead_letter"``; counts both."""
 
     def __init__(self):
         self.counters = {name: Metrics.counter("batch_scoring", name) for name in COUNTERS}
 
     def process(self, result: PredictionResult):
-        scored, dead, outside = result.inference
-        self.counters["rows_scored"].inc(len(scored))
+        scored, n_scored, dead, outside = result.inference
+        self.counters["rows_scored"].inc(n_scored)
         self.counters["rows_out_of_range"].inc(outside)
         self.counters["rows_dead_lettered"].inc(len(dead))
         yield from scored
