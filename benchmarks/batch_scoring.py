@@ -6,10 +6,11 @@ SavedModel (raw columns in, the Transform graph inside):
 - **ceiling**: one process reads the CSV with pandas' C reader in chunks of 4,096
   rows and calls ``serving_default`` on each chunk, nothing else (no output written);
 - **Beam**: ``keras_synthad.pipelines.batch_scoring.run`` (what ``synthad score`` runs)
-  on the DirectRunner with ``--direct_num_workers`` worker processes, writing the
-  scored CSV and its dead-letter output.
+  on the DirectRunner with ``--direct_num_workers`` workers in each ``--modes`` running
+  mode (threads, or processes that each start a Python with TensorFlow and load the
+  model), writing the scored CSV and its dead-letter output.
 
-The two alternate `--repeats` times; the record keeps every time and the medians. The
+They alternate `--repeats` times; the record keeps every time and the medians. The
 Beam output is checked against the ceiling's scores (the same multiset of scores, to the
 7 significant digits the CSV holds), so a faster job cannot be a different one.
 
@@ -66,12 +67,22 @@ def ceiling(saved_model: Path, csv_path: Path) -> tuple[float, np.ndarray]:
     return time.perf_counter() - start, np.concatenate(scores)
 
 
-def beam(model: Path, csv_path: Path, output: Path, workers: int) -> tuple[float, dict]:
+def beam(model: Path, csv_path: Path, output: Path, workers: int, mode: str) -> tuple[float, dict]:
     shutil.rmtree(output, ignore_errors=True)
-    args = ["--runner=DirectRunner", f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
+    args = ["--runner=DirectRunner", f"--direct_num_workers={workers}", f"--direct_running_mode={mode}"]
     start = time.perf_counter()
     result = batch_scoring.run(model, csv_path, output / "kddcup99", args)
     return time.perf_counter() - start, result
+
+
+def check(result: dict, reference: np.ndarray) -> None:
+    """Every row scored and written once, with the ceiling's scores (compared sorted: the shards' order is Beam's)."""
+    written = pd.concat([pd.read_csv(p, usecols=["score"]) for p in result["output"]])["score"].to_numpy()
+    if result["rows_scored"] != len(reference) or len(written) != len(reference) or result["dead_letter"]:
+        raise AssertionError(
+            f"Beam wrote {len(written)} scored rows ({result['rows_scored']} counted) of {len(reference)}"
+        )
+    np.testing.assert_allclose(np.sort(written), np.sort(reference), rtol=1e-6, atol=1e-6)
 
 
 def main(argv=None) -> dict:
@@ -79,6 +90,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--model", default="synthad_output/kddcup99_sample/serving", help="a pushed model's base")
     parser.add_argument("--workdir", default="synthad_output/batch_scoring_benchmark")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--modes", default="multi_threading,multi_processing", help="DirectRunner running modes")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--output", default=str(RESULTS / "batch_scoring.json"))
     args = parser.parse_args(argv)
@@ -88,20 +100,20 @@ def main(argv=None) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     csv_path = headered_copy(work)
     saved_model = latest_version_dir(args.model)
-    ceiling_seconds, beam_seconds = [], []
+    modes = args.modes.split(",")
+    ceiling_seconds, beam_seconds = [], {mode: [] for mode in modes}
     for _ in range(args.repeats):
         seconds, reference = ceiling(saved_model, csv_path)
         ceiling_seconds.append(seconds)
-        seconds, result = beam(Path(args.model), csv_path, work / "scored", args.workers)
-        beam_seconds.append(seconds)
-        print(f"ceiling {ceiling_seconds[-1]:.1f} s, Beam {seconds:.1f} s", flush=True)
+        print(f"ceiling {seconds:.1f} s", flush=True)
+        for mode in modes:
+            seconds, result = beam(Path(args.model), csv_path, work / "scored", args.workers, mode)
+            beam_seconds[mode].append(seconds)
+            print(f"Beam, {mode}: {seconds:.1f} s", flush=True)
+            check(result, reference)
     rows = len(reference)
-    written = pd.concat([pd.read_csv(p, usecols=["score"]) for p in result["output"]])["score"].to_numpy()
-    if result["rows_scored"] != rows or len(written) != rows:
-        raise AssertionError(f"Beam wrote {len(written)} scored rows ({result['rows_scored']} counted) of {rows}")
-    np.testing.assert_allclose(np.sort(written), np.sort(reference), rtol=1e-6, atol=1e-6)
     ceiling_rate = rows / statistics.median(ceiling_seconds)
-    beam_rate = rows / statistics.median(beam_seconds)
+    beam_rates = {mode: rows / statistics.median(times) for mode, times in beam_seconds.items()}
     record = {
         "benchmark": "Beam batch scoring against the single-process ceiling",
         "environment": environment(),
@@ -109,14 +121,18 @@ def main(argv=None) -> dict:
         "rows": rows,
         "model": str(saved_model),
         "chunk_rows": CHUNK,
-        "beam_runner": f"DirectRunner, multi_processing, {args.workers} workers",
         "ceiling_seconds": [round(s, 2) for s in ceiling_seconds],
-        "beam_seconds": [round(s, 2) for s in beam_seconds],
         "ceiling_rows_per_second": round(ceiling_rate),
-        "beam_rows_per_second": round(beam_rate),
-        "beam_over_ceiling": round(beam_rate / ceiling_rate, 3),
-        "output_checked": "every row written once; sorted scores equal the ceiling's to 1e-6",
-        "dead_lettered": result["rows_dead_lettered"],
+        "beam": [
+            {
+                "runner": f"DirectRunner, {mode}, {args.workers} workers",
+                "seconds": [round(s, 2) for s in beam_seconds[mode]],
+                "rows_per_second": round(beam_rates[mode]),
+                "over_ceiling": round(beam_rates[mode] / ceiling_rate, 3),
+            }
+            for mode in modes
+        ],
+        "output_checked": "every run: every row written once, no dead letter, sorted scores equal the ceiling's to 1e-6",
     }
     write_json(args.output, record)
     print(record)

@@ -94,3 +94,13 @@ def test_a_clean_file_writes_no_dead_letter_output_and_a_failed_job_leaves_nothi
     with pytest.raises(Exception, match="end-of-stream|Compressed file ended"):
         batch_scoring.run(base, tmp_path / "cut.csv.gz", failed / "scored", BEAM)
     assert list(failed.iterdir()) == []  # no shard, no beam-temp folder
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
+def test_blocks_of_whole_lines_keep_every_line_number(tmp_path, end):
+    lines = [f"{i},{'x' * (i % 7)}" if i % 5 else "" for i in range(2, 300)]  # blank lines are skipped
+    (tmp_path / "in.csv").write_text(end.join(["a,b", *lines]), newline="")
+    chunks = list(batch_scoring.numbered_chunks(tmp_path / "in.csv", size=64))
+    assert len(chunks) > 10
+    numbered = [pair for chunk in chunks for pair in zip(*batch_scoring.chunk_lines(chunk), strict=True)]
+    assert numbered == [(i, line) for i, line in enumerate(lines, start=2) if line]
