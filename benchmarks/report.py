@@ -182,6 +182,23 @@ def trainer_memory_table(payload: dict) -> str:
     return "\n".join(lines)
 
 
+def batch_scoring_table(payload: dict) -> str:
+    lines = [
+        "| scoring | seconds (each run) | rows/s (median) | of the ceiling | commit |",
+        "| --- | --- | --- | --- | --- |",
+        f"| one process: pandas reader + SavedModel, chunks of {payload['chunk_rows']:,} | "
+        + ", ".join(f"{s:.1f}" for s in payload["ceiling_seconds"])
+        + f" | {payload['ceiling_rows_per_second']:,} | 1 | {payload['environment']['commit'][:7]} |",
+    ]
+    for run in payload["beam"]:
+        lines.append(
+            f"| Beam, {run['runner']} | "
+            + ", ".join(f"{s:.1f}" for s in run["seconds"])
+            + f" | {run['rows_per_second']:,} | {run['over_ceiling']:.2f} | {payload['environment']['commit'][:7]} |"
+        )
+    return "\n".join(lines)
+
+
 def generated_tables() -> dict[str, str]:
     """Every table `benchmarks/README.md` shows, by region name, rendered from the results files."""
     from benchmarks import peers_report
@@ -206,6 +223,8 @@ def generated_tables() -> dict[str, str]:
         tables["speed/*.json"] = speed_table(speed)
     if (RESULTS / "serving_throughput.json").exists():
         tables["serving_throughput.json"] = serving_table(json.loads((RESULTS / "serving_throughput.json").read_text()))
+    if (RESULTS / "batch_scoring.json").exists():
+        tables["batch_scoring.json"] = batch_scoring_table(json.loads((RESULTS / "batch_scoring.json").read_text()))
     if (RESULTS / "trainer_memory.json").exists():
         tables["trainer_memory.json"] = trainer_memory_table(json.loads((RESULTS / "trainer_memory.json").read_text()))
     runs = peers_report.load(RESULTS / "peers")
