@@ -91,11 +91,14 @@ def field_counts(lines: list[str]) -> np.ndarray:
 
 
 def model_inputs(saved_model_dir) -> dict[str, str]:
-    """The raw inputs of ``serving_default``: name -> "string" or "float32"."""
+    """The raw inputs of ``serving_default``: name -> "string" or "float32" (read from
+    ``saved_model.pb``, without loading the model)."""
     import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
 
-    signature = tf.saved_model.load(str(saved_model_dir)).signatures[SIGNATURE]
-    return {name: spec.dtype.name for name, spec in signature.structured_input_signature[1].items()}
+    saved_model = saved_model_pb2.SavedModel.FromString((Path(saved_model_dir) / "saved_model.pb").read_bytes())
+    signature = saved_model.meta_graphs[0].signature_def[SIGNATURE]
+    return {name: tf.dtypes.as_dtype(tensor.dtype).name for name, tensor in signature.inputs.items()}
 
 
 def _csv_cell(text: str) -> str:
@@ -127,56 +130,68 @@ class CsvSavedModelHandler(ModelHandler):
         """The model's input columns of the rows that can be scored, and ``{row index: reason}`` of the others.
 
         pandas' C reader splits the rows and converts the numeric columns; Python only
-        touches a row to count its fields and to word the reason of a bad one.
+        touches a row to count its fields (when the chunk's commas do not add up) and to
+        word the reason of a bad one.
         """
-        counts = field_counts(lines)
-        reasons = {
-            int(i): "a quote is not closed"
-            if counts[i] < 0
-            else f"{counts[i]} fields where the header has {self._width}"
-            for i in np.flatnonzero(counts != self._width)
-        }
-        kept = np.flatnonzero(counts == self._width)
-        text = "\n".join(lines[i] for i in kept) if reasons else "\n".join(lines)
-        try:
-            cells = self._read(text, typed=True)
-        except ValueError:  # a text cell (or "nan") in a numeric column: convert column by column
-            cells = self._read(text, typed=False)
+        reasons, kept, text = {}, np.arange(len(lines)), "\n".join(lines)
+        cells = None
+        if '"' not in text and text.count(",") == (self._width - 1) * len(lines):
+            try:  # every row has `width` fields, unless one has more (the reader refuses it) and another fewer
+                cells = self._read(text)
+            except pd.errors.ParserError:
+                pass
+        if cells is None:
+            counts = field_counts(lines)
+            reasons = {
+                int(i): "a quote is not closed"
+                if counts[i] < 0
+                else f"{counts[i]} fields where the header has {self._width}"
+                for i in np.flatnonzero(counts != self._width)
+            }
+            kept = np.flatnonzero(counts == self._width)
+            cells = self._read("\n".join(lines[i] for i in kept))
         if len(cells) != len(kept):
             raise ValueError(f"the CSV reader split {len(kept)} lines into {len(cells)} rows")
         columns, bad = {}, np.zeros(len(kept), dtype=bool)
         for name, position in self._positions.items():
-            values = cells[position]
+            values = cells[position].to_numpy()
             if self._inputs[name] == "string":
-                columns[name] = values.to_numpy(dtype=object)
-                wrong = values.isna().to_numpy()  # an empty cell
+                columns[name] = values
+                wrong = values == ""
                 if " " in text or "\t" in text:
-                    wrong |= (values.fillna("").str.strip() == "").to_numpy()
+                    wrong |= np.char.strip(values.astype(str)) == ""
             else:
-                numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
-                columns[name] = numbers.astype(np.float32)
-                wrong = ~np.isfinite(numbers)
+                numbers = values if values.dtype == np.float32 else pd.to_numeric(values, errors="coerce")
+                columns[name] = np.asarray(numbers, dtype=np.float32)
+                wrong = ~np.isfinite(columns[name])
             for j in np.flatnonzero(wrong & ~bad):
                 cell = next(csv.reader([lines[kept[j]]]))[position].strip()
                 reasons[int(kept[j])] = self._reason(name, cell)
             bad |= wrong
         return {k: v[~bad] for k, v in columns.items()}, reasons
 
-    def _read(self, text: str, typed: bool) -> pd.DataFrame:
-        """The model's columns of the CSV `text` (empty cells NaN): numeric ones as float64 when
-        `typed`, every one as text otherwise."""
-        numeric = [p for name, p in self._positions.items() if self._inputs[name] != "string"]
-        return pd.read_csv(
-            io.StringIO(text),
-            header=None,
-            names=range(self._width),
-            usecols=sorted(self._positions.values()),
-            dtype={p: (np.float64 if typed and p in numeric else str) for p in self._positions.values()},
-            keep_default_na=False,
-            na_values={p: [""] for p in self._positions.values()},
-            skip_blank_lines=False,
-            engine="c",
-        )
+    def _read(self, text: str) -> pd.DataFrame:
+        """The model's columns of the CSV `text`, every cell as written: numeric columns as float32,
+        or, when one holds a cell that is not a number (an empty one too), as text."""
+
+        def read(numeric_type):
+            return pd.read_csv(
+                io.StringIO(text),
+                header=None,
+                names=range(self._width),
+                usecols=sorted(self._positions.values()),
+                dtype={p: str if self._inputs[n] == "string" else numeric_type for n, p in self._positions.items()},
+                na_filter=False,
+                skip_blank_lines=False,
+                engine="c",
+            )
+
+        try:
+            return read(np.float32)
+        except pd.errors.ParserError:
+            raise
+        except ValueError:  # text, an empty cell or "nan" in a numeric column: converted column by column
+            return read(str)
 
     def _reason(self, name: str, cell: str) -> str:
         if cell == "":  # the only bad text cell
