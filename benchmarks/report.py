@@ -244,7 +244,8 @@ def generated_tables() -> dict[str, str]:
     return tables
 
 
-REGION = re.compile(r"(<!-- generated: (?P<name>[^>]+?) -->\n)(?P<body>.*?)(\n<!-- /generated -->)", re.S)
+# An empty region (its end marker on the next line) is matched too, and never runs on into the next region.
+REGION = re.compile(r"(<!-- generated: (?P<name>[^>]+?) -->\n)(?:(?P<body>.*?)\n)??(<!-- /generated -->)", re.S)
 
 
 def render_page(text: str, tables: dict[str, str]) -> str:
@@ -252,7 +253,7 @@ def render_page(text: str, tables: dict[str, str]) -> str:
     unknown = sorted({m["name"] for m in REGION.finditer(text)} - set(tables))
     if unknown:
         raise SystemExit(f"{PAGE} names regions no results file renders: {unknown}")
-    return REGION.sub(lambda m: m.group(1) + tables[m["name"]] + m.group(4), text)
+    return REGION.sub(lambda m: m.group(1) + tables[m["name"]] + "\n" + m.group(4), text)
 
 
 def main(argv=None) -> int:
