@@ -477,17 +477,24 @@ class AnomalyDetector(keras.Model):
         return np.asarray(scores, dtype=np.float32).reshape(-1), outside
 
     def calibrate(
-        self, x, contamination: float = 0.05, batch_size: int | None = None, range_margin: float | None = RANGE_MARGIN
+        self,
+        x,
+        contamination: float = 0.05,
+        batch_size: int | None = None,
+        range_margin: float | None = RANGE_MARGIN,
+        scores=None,
     ) -> float:
         """Set the threshold so that a `contamination` fraction of `x` is flagged, and the range guard.
 
         Args:
             x: normal (or mostly normal) data, e.g. the training set: an array, or batches of
                 rows (a `tf.data.Dataset` or `keras.utils.PyDataset`, read twice: scores, then
-                the range; memory does not grow with the number of rows).
+                the range, or once given `scores`; memory does not grow with the number of rows).
             contamination: expected fraction of anomalies, in (0, 1).
             range_margin: the range guard's margin (see `out_of_range`), a fraction of each
                 column's span in `x`; ``None`` turns the guard off.
+            scores: this model's ``predict(x)``, when already computed: `x` is then not
+                scored again (batches are read once, for the range).
 
         Returns:
             The threshold, also stored in the model's ``threshold`` weight.
@@ -497,7 +504,16 @@ class AnomalyDetector(keras.Model):
         them into TF Serving's warmup requests. They are saved with the model.
         """
         contamination = check_contamination(contamination)
-        scores = self.predict(x, batch_size=batch_size, verbose=0)
+        if scores is None:
+            scores = self.predict(x, batch_size=batch_size, verbose=0)
+        else:
+            scores = np.asarray(scores, dtype=np.float32).reshape(-1)
+            rows = len(x) if is_array_like(x) else None
+            if rows is not None and len(scores) != rows:
+                raise ValueError(
+                    f"Invalid value received for argument `scores`: {len(scores)} scores for {rows} rows of `x`. "
+                    "Pass predict(x) of these rows, or leave `scores` out."
+                )
         threshold = float(np.quantile(scores, 1.0 - contamination))
         self.threshold.assign(threshold)
         if is_array_like(x):

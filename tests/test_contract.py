@@ -86,6 +86,12 @@ def test_calibrating_on_batches_equals_calibrating_on_the_array(trained, normal_
             np.testing.assert_allclose(keras.ops.convert_to_numpy(getattr(trained, name)), value, rtol=1e-6)
         rows = keras.ops.convert_to_numpy(trained.calibration_rows)
         np.testing.assert_array_equal(rows, normal_data[: len(rows)])
+    # Scores computed beforehand give the same calibration without scoring the rows again.
+    scores = trained.predict(normal_data, verbose=0)
+    assert trained.calibrate(Batches(), contamination=0.1, scores=scores) == pytest.approx(expected_threshold)
+    assert trained.calibrate(normal_data, contamination=0.1, scores=scores) == pytest.approx(expected_threshold)
+    with pytest.raises(ValueError, match="`scores`: 511 scores for 512 rows"):
+        trained.calibrate(normal_data, contamination=0.1, scores=scores[:-1])
 
 
 @pytest.mark.parametrize("contamination", [0, 1, -0.1, 1.5])

@@ -125,8 +125,8 @@ def _train(spec: dict) -> dict:
     verbose = spec["verbose"] if spec["verbose"] != "auto" else 1 if sys.stdout.isatty() else 2  # no bars in logs
     model.fit(x, epochs=spec["epochs"], batch_size=None if x is not ordered else spec["batch_size"], verbose=verbose)
     seconds = time.perf_counter() - start
-    threshold = model.calibrate(ordered, contamination=spec["contamination"], batch_size=SCORING_BATCH)
     scores = model.predict(ordered, batch_size=SCORING_BATCH, verbose=0).astype(np.float32)
+    threshold = model.calibrate(ordered, contamination=spec["contamination"], scores=scores)
     np.save(output / SCORES_FILE, scores)
     model.save(output / MODEL_FILE)
     raw = examples.decode(examples.read_first(spec["examples"], "train", 8))
