@@ -75,8 +75,10 @@ def chunk_lines(chunk) -> tuple[list[int], list[str]]:
         lines.pop()
     if "\r" in block:
         lines = [line.rstrip("\r") for line in lines]
-    kept = [i for i, line in enumerate(lines) if line] if "" in lines else range(len(lines))
-    return [first + i for i in kept], [lines[i] for i in kept] if len(kept) < len(lines) else lines
+    if "" not in lines:
+        return list(range(first, first + len(lines))), lines
+    kept = [i for i, line in enumerate(lines) if line]
+    return [first + i for i in kept], [lines[i] for i in kept]
 
 
 def field_counts(lines: list[str]) -> np.ndarray:
