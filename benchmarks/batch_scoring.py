@@ -25,7 +25,6 @@ Usage: ``python -m benchmarks.batch_scoring --workers 2``
 from __future__ import annotations
 
 import argparse
-import gzip
 import shutil
 import statistics
 import time
@@ -34,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import RESULTS, environment, write_json
+from benchmarks.common import RESULTS, environment, with_header, write_json
 from keras_synthad.data.paths import data_dir
 from keras_synthad.export.client import SIGNATURE, latest_version_dir
 from keras_synthad.pipelines import batch_scoring
@@ -47,10 +46,7 @@ def headered_copy(work: Path) -> Path:
     folder = data_dir("kddcup99")
     target = work / "kddcup99_with_header.csv"
     if not target.exists():
-        names = (folder / "columns.txt").read_text().split()
-        with gzip.open(folder / "kddcup.data_10_percent.gz", "rt") as source, open(target, "w") as out:
-            out.write(",".join(names) + "\n")
-            shutil.copyfileobj(source, out)
+        with_header(folder / "kddcup.data_10_percent.gz", (folder / "columns.txt").read_text().split(), target)
     return target
 
 

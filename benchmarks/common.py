@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import platform
+import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +56,14 @@ def environment() -> dict:
 
 def mean_std(rows: list[dict], keys) -> dict:
     return {k: {"mean": float(np.mean([r[k] for r in rows])), "std": float(np.std([r[k] for r in rows]))} for k in keys}
+
+
+def with_header(source_gz: str | Path, names, target: str | Path) -> Path:
+    """A copy of the gzipped, header-less CSV `source_gz` with `names` as its header row (batch scoring needs one)."""
+    with gzip.open(source_gz, "rt") as source, open(target, "w") as out:
+        out.write(",".join(names) + "\n")
+        shutil.copyfileobj(source, out)
+    return Path(target)
 
 
 def write_json(path: str | Path, payload: dict) -> Path:

@@ -11,13 +11,11 @@ Usage: ``python -m benchmarks.pipeline_kddcup99 --workdir /tmp/kdd --workers 2``
 from __future__ import annotations
 
 import argparse
-import gzip
 import re
-import shutil
 import time
 from pathlib import Path
 
-from benchmarks.common import environment, write_json
+from benchmarks.common import environment, with_header, write_json
 from keras_synthad.pipelines import batch_scoring, config, run_pipeline
 
 CONFIG = Path(__file__).parents[1] / "pipelines" / "kddcup99" / "config.toml"
@@ -53,11 +51,7 @@ def main() -> None:
     report = run_pipeline(cfg, [f"--runner={args.runner}"], log=log)
     pipeline_seconds = time.perf_counter() - start
 
-    names = list(cfg.data.column_names)
-    headered = work / "kddcup99_with_header.csv"
-    with gzip.open(cfg.data.input, "rt") as source, open(headered, "w") as target:
-        target.write(",".join(names) + "\n")
-        shutil.copyfileobj(source, target)
+    headered = with_header(cfg.data.input, cfg.data.column_names, work / "kddcup99_with_header.csv")
     rows = sum(1 for _ in open(headered)) - 1
     beam_args = [
         "--runner=DirectRunner",

@@ -508,10 +508,9 @@ class AnomalyDetector(keras.Model):
             scores = self.predict(x, batch_size=batch_size, verbose=0)
         else:
             scores = np.asarray(scores, dtype=np.float32).reshape(-1)
-            rows = len(x) if is_array_like(x) else None
-            if rows is not None and len(scores) != rows:
+            if is_array_like(x) and len(scores) != len(x):
                 raise ValueError(
-                    f"Invalid value received for argument `scores`: {len(scores)} scores for {rows} rows of `x`. "
+                    f"Invalid value received for argument `scores`: {len(scores)} scores for {len(x)} rows of `x`. "
                     "Pass predict(x) of these rows, or leave `scores` out."
                 )
         threshold = float(np.quantile(scores, 1.0 - contamination))
