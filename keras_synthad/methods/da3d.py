@@ -46,9 +46,10 @@ PAPER = dict(
     dropout=0.1,
     learning_rate=1e-4,
     weight_averaging=0.0,
+    members=1,
 )
 # The label-free default recipe (see the class docstring).
-DEFAULT_RECIPE = dict(clip="gradient_norm", weight_averaging=0.99)
+DEFAULT_RECIPE = dict(clip="gradient_norm", weight_averaging=0.99, members=3)
 # Measured on tables only: the alarm reads the encoder's activations too, and is a quarter of the paper's size.
 DEFAULT_TABULAR = dict(DEFAULT_RECIPE, activations="all", alarm_units=(256, 128, 64, 32))
 
@@ -113,6 +114,12 @@ class DA3D(AnomalyDetector):
       against .820 with the paper's alarm size, .803 with the decoder's activations
       only and .772 with the paper's preset (IForest .911); seeds 1-2: .855. On 26
       ADBench tables, seeds 0-2: .788 against IForest's .829 on the same splits.
+      Three members (``members=3``: alarm, generator and critic each, on the one
+      frozen AAE), whose probabilities are averaged: one alarm's ranking depends on
+      its initial weights (optdigits, seed 0: AUROC .62, .96 and .89 from three
+      initialisations; pageblocks .87, .96, .90), and the members' mean ranks
+      better than a single one on average (tuning tables, seed 0: .896 against
+      .862 for one member over the same three initialisations, .830 for the first).
 
     Args:
         input_shape: ``(d,)`` or ``(H, W, C)``; the default autoencoder is chosen from it.
@@ -141,6 +148,10 @@ class DA3D(AnomalyDetector):
         learning_rate: Adam learning rate of every network (1e-4).
         weight_averaging: momentum of the moving average of the alarm's weights used
             for scoring (0: off).
+        members: how many (alarm, generator, critic) triples train side by side on the
+            frozen AAE from different initial weights; the score is their mean
+            P(anomaly) (1: the paper). ``alarm``, ``generator`` and ``critic`` are the
+            first member's.
         seed: seed of the noise draws.
         preset: ``"default"``, ``"paper"`` or ``"authors_code"`` (see above).
 
@@ -165,6 +176,7 @@ class DA3D(AnomalyDetector):
         "dropout": Interval(float, 0, 1, closed="left"),
         "learning_rate": Interval(float, 0, closed="neither"),
         "weight_averaging": WEIGHT_AVERAGING,
+        "members": Interval(int, 1),
     }
     stored_as = {"generator": "generator_kind"}  # `generator` is the network
 
@@ -185,6 +197,7 @@ class DA3D(AnomalyDetector):
         dropout=None,
         learning_rate=None,
         weight_averaging=None,
+        members=None,
         seed=None,
         preset="default",
         **kwargs,
@@ -204,13 +217,21 @@ class DA3D(AnomalyDetector):
         set_trainable(self.autoencoder, False)
         self.latent_dim = self.autoencoder.latent_dim
         self._build_activation_models()
-        with keras.name_scope("alarm"):
-            self.alarm = self._leaky_mlp(self.activation_width, self.alarm_units, 1, "alarm")
-        if self.generator_kind == "gan":
-            with keras.name_scope("generator"):
-                self.generator = self._leaky_mlp(self.noise_dim, GENERATOR_UNITS, self.latent_dim, "generator")
-            with keras.name_scope("critic"):
-                self.critic = self._leaky_mlp(self.latent_dim, CRITIC_UNITS, 1, "critic")
+        # Each member (alarm, generator, critic) trains on the same frozen AAE from its own initial
+        # weights; the score is the members' mean P(anomaly). Each network is built under its
+        # role's scope, which routes it to the role's optimizer.
+        self.alarms, self.generators, self.critics = [], [], []
+        for member in range(self.members):
+            scope = f"member_{member}" if member else ""
+            with keras.name_scope("alarm"), keras.name_scope(scope):
+                self.alarms.append(self._leaky_mlp(self.activation_width, self.alarm_units, 1, "alarm"))
+            if self.generator_kind == "gan":
+                with keras.name_scope("generator"), keras.name_scope(scope):
+                    self.generators.append(
+                        self._leaky_mlp(self.noise_dim, GENERATOR_UNITS, self.latent_dim, "generator")
+                    )
+                with keras.name_scope("critic"), keras.name_scope(scope):
+                    self.critics.append(self._leaky_mlp(self.latent_dim, CRITIC_UNITS, 1, "critic"))
         self.pretrained = self.add_weight(shape=(), initializer="zeros", trainable=False, name="pretrained")
         self.build_weight_averages(self.weight_averaging)
         self.built = True
@@ -223,8 +244,28 @@ class DA3D(AnomalyDetector):
             values.update(DEFAULT_TABULAR if self.data_kind == "tabular" else DEFAULT_RECIPE)
         return values
 
+    @property
+    def alarm(self) -> keras.Model:
+        """The first member's alarm (the only one with ``members=1``)."""
+        return self.alarms[0]
+
+    @property
+    def generator(self) -> keras.Model:
+        """The first member's generator (``generator="gan"`` only)."""
+        return self._first("generators")
+
+    @property
+    def critic(self) -> keras.Model:
+        """The first member's critic (``generator="gan"`` only)."""
+        return self._first("critics")
+
+    def _first(self, networks: str) -> keras.Model:
+        if not getattr(self, networks):
+            raise AttributeError(f"DA3D(generator={self.generator_kind!r}) has no {networks[:-1]}")
+        return getattr(self, networks)[0]
+
     def averaged_networks(self):
-        return [self.alarm]
+        return list(self.alarms)
 
     def _leaky_mlp(self, inputs: int, units, outputs: int, name: str) -> keras.Model:
         # §4.1: Leaky ReLU hidden layers, 10 % dropout between layers.
@@ -250,8 +291,8 @@ class DA3D(AnomalyDetector):
 
     def roles(self):
         if self.generator_kind == "simple":
-            return {"alarm": [self.alarm]}
-        return {"alarm": [self.alarm], "generator": [self.generator], "critic": [self.critic]}
+            return {"alarm": self.alarms}
+        return {"alarm": self.alarms, "generator": self.generators, "critic": self.critics}
 
     def default_optimizers(self):
         optimizers = {"alarm": keras.optimizers.Adam(self.learning_rate)}
@@ -283,8 +324,11 @@ class DA3D(AnomalyDetector):
         return self.activations_of_input(self.autoencoder.decoder(h, training=False))
 
     def call(self, x, training=False):
-        logits = self.alarm(self.activations_of_input(ops.cast(x, "float32")), training=training)
-        return ops.reshape(ops.sigmoid(logits), (-1,))  # P(anomaly)
+        activations = self.activations_of_input(ops.cast(x, "float32"))
+        probabilities = [ops.sigmoid(alarm(activations, training=training)) for alarm in self.alarms]
+        return ops.reshape(
+            probabilities[0] if len(probabilities) == 1 else ops.mean(ops.stack(probabilities), 0), (-1,)
+        )
 
     # --- Algorithm 1 -------------------------------------------------------------------------
 
@@ -295,33 +339,38 @@ class DA3D(AnomalyDetector):
         """n_h ~ N(0, sigma^2): the critic's "stay in boundaries" samples, the simple generator's codes."""
         return keras.random.normal((n, self.latent_dim), stddev=self.sigma, seed=self.seed_generator)
 
-    def alarm_loss(self, x, labels, trivial, generated_codes):
-        """Eq. (1): normal rows -> 0 (known anomalies -> 1), trivial and generated anomalies -> 1."""
-        normal_logits = self.alarm(self.activations_of_input(x), training=True)
-        trivial_logits = self.alarm(self.activations_of_input(trivial), training=True)
-        generated_logits = self.alarm(self.activations_of_code(generated_codes), training=True)
+    def alarm_loss(self, normal_activations, labels, trivial_activations, generated_codes, member=0):
+        """Eq. (1): normal rows -> 0 (known anomalies -> 1), trivial and generated anomalies -> 1.
+
+        The rows come as the frozen AAE's activations (`activations_of_input`), computed once a step.
+        """
+        alarm = self.alarms[member]
+        normal_logits = alarm(normal_activations, training=True)
+        trivial_logits = alarm(trivial_activations, training=True)
+        generated_logits = alarm(self.activations_of_code(generated_codes), training=True)
         return losses.alarm_loss(normal_logits, labels, trivial_logits, generated_logits)
 
-    def generator_loss(self, noise):
+    def generator_loss(self, noise, member=0):
         """Eq. (3): make the alarm call generated anomalies normal, and fool the critic."""
-        codes = self.generator(noise, training=True)
-        alarm_logits = self.alarm(self.activations_of_code(codes), training=True)
-        return losses.da3d_generator_loss(alarm_logits, self.critic(codes, training=True))
+        codes = self.generators[member](noise, training=True)
+        alarm_logits = self.alarms[member](self.activations_of_code(codes), training=True)
+        return losses.da3d_generator_loss(alarm_logits, self.critics[member](codes, training=True))
 
-    def critic_loss(self, x, noise, wide_codes):
-        """Eq. (2) with the generator and encoder held fixed."""
-        generated = ops.stop_gradient(self.generator(noise, training=False))
-        normal_codes = self.autoencoder.encoder(x, training=False)
+    def critic_loss(self, normal_codes, noise, wide_codes, member=0):
+        """Eq. (2) with the generator and encoder held fixed (`normal_codes`: the encoder's codes of the rows)."""
+        critic = self.critics[member]
+        generated = ops.stop_gradient(self.generators[member](noise, training=False))
         return losses.da3d_critic_loss(
-            self.critic(wide_codes, training=True),
-            self.critic(generated, training=True),
-            self.critic(normal_codes, training=True),
+            critic(wide_codes, training=True),
+            critic(generated, training=True),
+            critic(normal_codes, training=True),
             self.lambda_generated,
             self.lambda_normal,
         )
 
     def clip_critic_weights(self):
-        networks.clip_weights(self.critic, self.clip_value)
+        for critic in self.critics:
+            networks.clip_weights(critic, self.clip_value)
 
     def algorithm_step(self, x, y=None):
         x = ops.cast(x, "float32")
@@ -330,18 +379,38 @@ class DA3D(AnomalyDetector):
         # Sample trivial anomalies n_x ~ N(.5, 1), wide codes n_h ~ N(0, sigma^2), generator noise.
         trivial = self.sample_trivial_anomalies(ops.shape(x))
         wide_codes = self.sample_wide_codes(n)
+        # The frozen AAE's view of the rows, shared by every member.
+        normal_activations = ops.stop_gradient(self.activations_of_input(x))
+        trivial_activations = ops.stop_gradient(self.activations_of_input(trivial))
+        members = range(self.members)
         logs = {}
         if self.generator_kind == "simple":
-            generated = wide_codes
+            generated = [wide_codes for _ in members]
         else:
-            noise = self.sample_generator_noise(n)
-            generated = ops.stop_gradient(self.generator(noise, training=False))
+            noises = [self.sample_generator_noise(n) for _ in members]
+            generated = [ops.stop_gradient(self.generators[m](noises[m], training=False)) for m in members]
+
+        def mean(terms):
+            # Members share no weights: the mean's gradient moves each member as its own loss
+            # would (scaled by 1/members, which Adam's normalisation undoes).
+            return terms[0] if len(terms) == 1 else ops.mean(ops.stack(terms))
+
         # Train the alarm on eq. (1).
-        logs["alarm_loss"] = self.update_role("alarm", lambda: self.alarm_loss(x, labels, trivial, generated))
+        logs["alarm_loss"] = self.update_role(
+            "alarm",
+            lambda: mean(
+                [self.alarm_loss(normal_activations, labels, trivial_activations, generated[m], m) for m in members]
+            ),
+        )
         if self.generator_kind == "gan":
             # Train the generator on eq. (3), then the critic on eq. (2), clipped.
-            logs["generator_loss"] = self.update_role("generator", lambda: self.generator_loss(noise))
-            logs["critic_loss"] = self.update_role("critic", lambda: self.critic_loss(x, noise, wide_codes))
+            normal_codes = self.autoencoder.encoder(x, training=False)
+            logs["generator_loss"] = self.update_role(
+                "generator", lambda: mean([self.generator_loss(noises[m], m) for m in members])
+            )
+            logs["critic_loss"] = self.update_role(
+                "critic", lambda: mean([self.critic_loss(normal_codes, noises[m], wide_codes, m) for m in members])
+            )
             if self.clip == "weights":
                 self.clip_critic_weights()
         return logs
