@@ -238,6 +238,17 @@ class AnomalyDetector(keras.Model):
         for average, variable in zip(self.weight_averages, self._averaged_variables(), strict=True):
             variable.assign(keras.ops.copy(average))  # a copy: JAX donates each variable's own buffer
 
+    # --- members (a label-free stabiliser: several initialisations in one model) ---
+
+    @staticmethod
+    def member_mean(values: list):
+        """The mean of the members' losses or scores (the value itself for one member).
+
+        Members share no weights, so the gradient of the mean of their losses moves each
+        member as its own loss would, scaled by 1/members (which Adam's normalisation undoes).
+        """
+        return values[0] if len(values) == 1 else keras.ops.mean(keras.ops.stack(values), axis=0)
+
     # --- what a method provides ------------------------------------------------
 
     def roles(self) -> dict[str, list[keras.Layer]]:

@@ -131,3 +131,33 @@ def test_default_recipes_rank_far_rows_above_normal_ones(method, normal_data, fa
     model.fit(normal_data, epochs=40, batch_size=32, verbose=0)  # 640 steps
     scores = model.predict(np.concatenate([normal_data[:256], far_data]), verbose=0)
     assert metrics.roc_auc(np.r_[np.zeros(256), np.ones(len(far_data))], scores) > 0.9
+
+
+def member_probabilities(model, x) -> np.ndarray:
+    """Each member's P(anomaly) of the rows `x`, shape (members, rows)."""
+    if isinstance(model, ks.DHAG):
+        codes = [encoder(model.inputs_of(x)) for encoder in model.encoders]
+        logits = [discriminator(c) for discriminator, c in zip(model.discriminators, codes, strict=True)]
+    else:
+        activations = model.activations_of_input(keras.ops.convert_to_tensor(x))
+        logits = [alarm(activations) for alarm in model.alarms]
+    return np.stack([keras.ops.convert_to_numpy(keras.ops.sigmoid(v)).reshape(-1) for v in logits])
+
+
+@pytest.mark.parametrize("method", ["DHAG", "DA3D"])
+def test_members_train_apart_and_score_with_their_mean_probability(method, normal_data, tmp_path):
+    assert build(method, "paper").members == 1
+    model = build(method, "default")
+    assert model.members == 3
+    first_layers = [n.trainable_variables[0] for n in (model.encoders if method == "DHAG" else model.alarms)]
+    before = [keras.ops.convert_to_numpy(v).copy() for v in first_layers]
+    model.fit(normal_data[:256], epochs=2, batch_size=64, verbose=0)
+    for variable, start in zip(first_layers, before, strict=True):
+        assert not np.allclose(keras.ops.convert_to_numpy(variable), start)  # every member trained
+    x = normal_data[:16]
+    members = member_probabilities(model, x)
+    assert not np.allclose(members[0], members[1], atol=1e-4)  # different initial weights
+    scores = model.predict(x, verbose=0)
+    np.testing.assert_allclose(scores, members.mean(axis=0), atol=1e-5)
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "m.keras").predict(x, verbose=0), scores, atol=1e-5)

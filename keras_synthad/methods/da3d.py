@@ -326,9 +326,7 @@ class DA3D(AnomalyDetector):
     def call(self, x, training=False):
         activations = self.activations_of_input(ops.cast(x, "float32"))
         probabilities = [ops.sigmoid(alarm(activations, training=training)) for alarm in self.alarms]
-        return ops.reshape(
-            probabilities[0] if len(probabilities) == 1 else ops.mean(ops.stack(probabilities), 0), (-1,)
-        )
+        return ops.reshape(self.member_mean(probabilities), (-1,))
 
     # --- Algorithm 1 -------------------------------------------------------------------------
 
@@ -389,16 +387,10 @@ class DA3D(AnomalyDetector):
         else:
             noises = [self.sample_generator_noise(n) for _ in members]
             generated = [ops.stop_gradient(self.generators[m](noises[m], training=False)) for m in members]
-
-        def mean(terms):
-            # Members share no weights: the mean's gradient moves each member as its own loss
-            # would (scaled by 1/members, which Adam's normalisation undoes).
-            return terms[0] if len(terms) == 1 else ops.mean(ops.stack(terms))
-
         # Train the alarm on eq. (1).
         logs["alarm_loss"] = self.update_role(
             "alarm",
-            lambda: mean(
+            lambda: self.member_mean(
                 [self.alarm_loss(normal_activations, labels, trivial_activations, generated[m], m) for m in members]
             ),
         )
@@ -406,10 +398,11 @@ class DA3D(AnomalyDetector):
             # Train the generator on eq. (3), then the critic on eq. (2), clipped.
             normal_codes = self.autoencoder.encoder(x, training=False)
             logs["generator_loss"] = self.update_role(
-                "generator", lambda: mean([self.generator_loss(noises[m], m) for m in members])
+                "generator", lambda: self.member_mean([self.generator_loss(noises[m], m) for m in members])
             )
             logs["critic_loss"] = self.update_role(
-                "critic", lambda: mean([self.critic_loss(normal_codes, noises[m], wide_codes, m) for m in members])
+                "critic",
+                lambda: self.member_mean([self.critic_loss(normal_codes, noises[m], wide_codes, m) for m in members]),
             )
             if self.clip == "weights":
                 self.clip_critic_weights()

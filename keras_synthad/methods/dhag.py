@@ -313,9 +313,7 @@ class DHAG(AnomalyDetector):
             ops.sigmoid(discriminator(encoder(x, training=training), training=training))
             for encoder, discriminator in zip(self.encoders, self.discriminators, strict=True)
         ]
-        return ops.reshape(
-            probabilities[0] if len(probabilities) == 1 else ops.mean(ops.stack(probabilities), 0), (-1,)
-        )
+        return ops.reshape(self.member_mean(probabilities), (-1,))
 
     # --- Algorithm 1 ---------------------------------------------------------------------
 
@@ -379,14 +377,13 @@ class DHAG(AnomalyDetector):
         trivial = self.inputs_of(self.sample_trivial_anomalies(ops.shape(x))) if self.trivial_weight else None
 
         def mean_over_members(**kwargs):
-            # Members share no weights: the gradient of the mean moves each member as its own loss would
-            # (scaled by 1/members, which Adam's normalisation undoes).
             per_member = self.n_perturbators
-            terms = [
-                self.total_loss(x, noises[m * per_member : (m + 1) * per_member], known, member=m, **kwargs)
-                for m in range(self.members)
-            ]
-            return terms[0] if len(terms) == 1 else ops.mean(ops.stack(terms))
+            return self.member_mean(
+                [
+                    self.total_loss(x, noises[m * per_member : (m + 1) * per_member], known, member=m, **kwargs)
+                    for m in range(self.members)
+                ]
+            )
 
         if self.objective == "minimize":
             # Algorithm 1: theta, psi (eta_1) and phi (eta_2) step on the gradient of L_total.
