@@ -18,7 +18,8 @@ def small_aae(width=6, **kwargs):
 
 
 def small_da3d(**kwargs):
-    defaults = dict(autoencoder=small_aae(), aae_epochs=20, alarm_units=(32, 16), learning_rate=1e-3, seed=0)
+    # One member: these tests are about Algorithm 1 (test_presets covers members).
+    defaults = dict(autoencoder=small_aae(), aae_epochs=20, alarm_units=(32, 16), learning_rate=1e-3, members=1, seed=0)
     defaults.update(kwargs)
     return ks.DA3D((6,), **defaults)
 
