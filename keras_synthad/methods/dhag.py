@@ -217,15 +217,16 @@ class DHAG(AnomalyDetector):
         self.encoders, self.perturbators, self.discriminators = [], [], []
         for member in range(self.members):
             # Each network under its role's scope (which routes it to the role's optimizer).
-            with keras.name_scope("encoder"), keras.name_scope(f"member_{member}" if member else ""):
+            scope = f"member_{member}" if member else ""
+            with keras.name_scope("encoder"), keras.name_scope(scope):
                 if self.data_kind == "tabular":
                     self.encoders.append(networks.dhag_tabular_encoder(self.feature_shape[0], self.encoder_units))
                 else:
                     self.encoders.append(networks.dhag_image_encoder(self.feature_shape))
             self.latent_dim = int(self.encoders[0].output.shape[-1])
-            with keras.name_scope("perturbators"), keras.name_scope(f"member_{member}" if member else ""):
+            with keras.name_scope("perturbators"), keras.name_scope(scope):
                 self.perturbators.extend(self._perturbator(i) for i in range(self.n_perturbators))
-            with keras.name_scope("discriminator"), keras.name_scope(f"member_{member}" if member else ""):
+            with keras.name_scope("discriminator"), keras.name_scope(scope):
                 linear = self.discriminator_kind == "linear"
                 self.discriminators.append(
                     networks.dhag_discriminator(self.latent_dim, self.discriminator_units, linear=linear)
@@ -369,18 +370,14 @@ class DHAG(AnomalyDetector):
     def algorithm_step(self, x, y=None):
         x = self.inputs_of(x)
         known = None if y is None else ops.reshape(ops.cast(y, "float32"), (-1,))
-        # One noise channel per perturbator: eps_l ~ g_psi_l(x).
-        noises = [self.sample_noise(x) for _ in self.perturbators]
+        # One noise channel per perturbator of every member: eps_l ~ g_psi_l(x).
+        noises = [[self.sample_noise(x) for _ in range(self.n_perturbators)] for _ in range(self.members)]
         # Trivial anomalies in the input space, as the encoder sees them.
         trivial = self.inputs_of(self.sample_trivial_anomalies(ops.shape(x))) if self.trivial_weight else None
 
         def mean_over_members(**kwargs):
-            per_member = self.n_perturbators
             return self.member_mean(
-                [
-                    self.total_loss(x, noises[m * per_member : (m + 1) * per_member], known, member=m, **kwargs)
-                    for m in range(self.members)
-                ]
+                [self.total_loss(x, noises[m], known, member=m, **kwargs) for m in range(self.members)]
             )
 
         if self.objective == "minimize":
