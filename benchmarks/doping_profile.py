@@ -35,7 +35,7 @@ import keras_synthad as ks
 from benchmarks.common import RESULTS, environment, write_json
 from benchmarks.tune import adbench_file
 from keras_synthad.augmentation import draw_indices_and_weights, inter_nn
-from keras_synthad.data import load_adbench
+from keras_synthad.data import MinMaxScaler, load_adbench
 
 
 def timed(fn):
@@ -48,8 +48,7 @@ def training_rows(table: str, rows: int, seed: int) -> np.ndarray:
     x, y = load_adbench(adbench_file(table))
     normal = x[y == 0]
     normal = normal[np.random.default_rng(seed).permutation(len(normal))[:rows]]
-    low, high = normal.min(axis=0), normal.max(axis=0)
-    return ((normal - low) / np.where(high > low, high - low, 1.0)).astype(np.float32)
+    return MinMaxScaler().fit_transform(normal)
 
 
 def profile(x: np.ndarray, steps: int, batch: int, seed: int) -> dict:
