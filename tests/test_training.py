@@ -7,6 +7,7 @@ import pytest
 from conftest import BACKEND, fast_optimizers, tiny_aae, tiny_fence_gan
 
 import keras_synthad as ks
+from keras_synthad import backend, networks
 
 
 def _weights(network):
@@ -65,6 +66,35 @@ def test_fit_is_compiled_on_tensorflow_and_jax(normal_data, monkeypatch):
         assert len(calls) == 16  # eager by design
     else:
         assert len(calls) <= 3  # traced once (plus a partial-batch retrace at most), not run per step
+
+
+NETWORKS = {
+    "mlp with dropout": lambda: networks.mlp(6, (16, 8), 2, activation="leaky_relu", dropout=0.3),
+    "two-input perturbator": lambda: networks.dhag_tabular_perturbator(6, 4, units=8),
+    "convolutions and batch norm": lambda: networks.dhag_image_encoder((8, 8, 1), filters=(4, 8)),
+}
+
+
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("builder", NETWORKS.values(), ids=NETWORKS.keys())
+def test_networks_compute_what_keras_call_path_computes(builder, training):
+    network = builder()
+    rng = np.random.default_rng(0)
+    inputs = [keras.ops.convert_to_tensor(rng.random((5, *t.shape[1:]), dtype=np.float32)) for t in network.inputs]
+    inputs = inputs[0] if len(inputs) == 1 else inputs
+    keras_path = keras.Model.__call__(network, inputs, training=training)
+    shortcut = backend.run_layers(network, inputs, training=training)
+    if BACKEND != "torch":
+        assert shortcut is None  # compiled backends keep Keras' path
+        return
+    shortcut = keras.ops.convert_to_numpy(shortcut)
+    if training and any(isinstance(layer, keras.layers.Dropout) for layer in network.layers):
+        # Dropout draws a new mask on every call: `training` must reach it (outputs differ from inference).
+        inference = keras.ops.convert_to_numpy(keras.Model.__call__(network, inputs, training=False))
+        assert shortcut.shape == inference.shape and not np.allclose(shortcut, inference)
+    else:
+        np.testing.assert_allclose(shortcut, keras.ops.convert_to_numpy(keras_path), rtol=1e-5, atol=1e-6)
+    assert backend.run_layers(network, inputs) is None  # no explicit `training`: Keras' path resolves it
 
 
 def test_set_random_seed_makes_runs_identical(normal_data):

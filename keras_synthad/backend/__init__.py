@@ -17,6 +17,10 @@ Each backend module defines the same functions:
 - ``replicas()``: how many replicas the step's global batch is split over (TensorFlow's
   strategies run the step once per replica on its share; JAX and torch see the whole batch).
 - ``replica_seed(seed)``: a ``keras.random`` seed made different on every replica.
+- ``run_layers(network, inputs, training=None, **kwargs)``: a functional network's
+  outputs computed by calling its layers' ``call`` directly, or None for Keras' own
+  ``__call__`` (only torch, which runs eagerly, takes the shortcut; see
+  `keras_synthad.networks.Network`).
 """
 
 import keras
@@ -26,11 +30,32 @@ from keras_synthad.backend.errors import DistributionNotSupportedError
 _BACKEND = keras.backend.backend()
 
 if _BACKEND == "tensorflow":
-    from keras_synthad.backend.tensorflow import check_distribution, replica_seed, replicas, train_step, update_role
+    from keras_synthad.backend.tensorflow import (
+        check_distribution,
+        replica_seed,
+        replicas,
+        run_layers,
+        train_step,
+        update_role,
+    )
 elif _BACKEND == "jax":
-    from keras_synthad.backend.jax import check_distribution, replica_seed, replicas, train_step, update_role
+    from keras_synthad.backend.jax import (
+        check_distribution,
+        replica_seed,
+        replicas,
+        run_layers,
+        train_step,
+        update_role,
+    )
 elif _BACKEND == "torch":
-    from keras_synthad.backend.torch import check_distribution, replica_seed, replicas, train_step, update_role
+    from keras_synthad.backend.torch import (
+        check_distribution,
+        replica_seed,
+        replicas,
+        run_layers,
+        train_step,
+        update_role,
+    )
 else:  # pragma: no cover - Keras itself rejects other names first
     raise ImportError(
         f"keras_synthad supports the tensorflow, jax and torch backends. Received: KERAS_BACKEND={_BACKEND!r}"
@@ -41,6 +66,7 @@ __all__ = [
     "check_distribution",
     "replica_seed",
     "replicas",
+    "run_layers",
     "train_step",
     "update_role",
 ]
