@@ -145,16 +145,24 @@ def dhag_image_runs(paths) -> list[tuple[list[str], dict]]:
 
 
 def speed_table(payloads: list[dict]) -> str:
+    jax = {
+        r["method"]: r["step_ms"]
+        for p in payloads
+        if p["environment"]["backend"] == "jax" and p["settings"].get("jit_compile", "auto") == "auto"
+        for r in p["rows"]
+    }
     lines = [
-        "| backend | jit_compile | method | batch | ms / step | samples / s | floor ms (ratio) | work floor ms (ratio) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| backend | jit_compile | method | batch | ms / step | × JAX | samples / s | floor ms (ratio) | "
+        "work floor ms (ratio) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for payload in payloads:
         jit = payload["settings"].get("jit_compile", "auto")
         for r in payload["rows"]:
+            times = f"{r['step_ms'] / jax[r['method']]:.2f}" if r["method"] in jax else "–"
             lines.append(
                 f"| {payload['environment']['backend']} | {jit} | {r['method']} | {r['batch_size']} | {r['step_ms']:.2f} | "
-                f"{r['samples_per_second']:,.0f} | {r['floor_ms']:.2f} ({r['ratio']:.2f}) | "
+                f"{times} | {r['samples_per_second']:,.0f} | {r['floor_ms']:.2f} ({r['ratio']:.2f}) | "
                 f"{r['work_floor_ms']:.2f} ({r['work_ratio']:.2f}) |"
             )
     return "\n".join(lines)

@@ -30,13 +30,25 @@ critic on a frozen AAE, batch 256), DHAG (Algorithm 1 with its default networks 
 L = 5, batch 256 as in the authors' Thyroid setting). Results: ``benchmarks/results/speed/<backend>.json``.
 
 Usage: ``KERAS_BACKEND=jax taskset -c 1 python -m benchmarks.speed``
+
+``--backends jax,tensorflow,torch --rounds 3`` compares backends under the same
+machine load: it runs this script once per backend in turn (a child process each,
+``--repeats`` timed fits per method), ``--rounds`` times, and writes each backend's
+median over the rounds, with every round's step time. ``backend:true`` (for example
+``tensorflow:true``) runs that backend with ``jit_compile=True``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -138,6 +150,54 @@ def measure(name: str, model, batch: int, passes: dict, args, rng) -> dict:
     return row
 
 
+def merge_rounds(payloads: list[dict], interleaving: dict) -> dict:
+    """One backend's rounds -> per method the median of each timing, and every round's step time."""
+    rows = []
+    for name in [r["method"] for r in payloads[0]["rows"]]:
+        runs = [next(r for r in p["rows"] if r["method"] == name) for p in payloads]
+        step, floor, work = (
+            statistics.median(r[key] for r in runs) for key in ("step_ms", "floor_ms", "work_floor_ms")
+        )
+        plain = {k: round(statistics.median(r["plain_step_ms"][k] for r in runs), 4) for k in runs[0]["plain_step_ms"]}
+        rows.append(
+            {
+                **runs[0],
+                "step_ms": round(step, 4),
+                "samples_per_second": round(runs[0]["batch_size"] / step * 1e3, 1),
+                "plain_step_ms": plain,
+                "floor_ms": round(floor, 4),
+                "ratio": round(step / floor, 3),
+                "work_floor_ms": round(work, 4),
+                "work_ratio": round(step / work, 3),
+                "step_ms_rounds": [r["step_ms"] for r in runs],
+            }
+        )
+    return {**payloads[0], "settings": {**payloads[0]["settings"], "interleaved": interleaving}, "rows": rows}
+
+
+def interleave(args) -> None:
+    """Run every backend of ``--backends`` in turn, ``--rounds`` times, and write each one's medians."""
+    specs = [spec.strip() for spec in args.backends.split(",")]
+    interleaving = {"backends": specs, "rounds": args.rounds, "repeats_per_round": args.repeats}
+    payloads = {spec: [] for spec in specs}
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_ in range(args.rounds):
+            for spec in specs:
+                backend, _, jit = spec.partition(":")
+                output = Path(tmp) / f"{round_}-{backend}-{jit or 'auto'}.json"
+                command = [sys.executable, "-m", "benchmarks.speed", "--output", str(output)]
+                for option in ("features", "steps", "repeats", "methods", "seed"):
+                    command += [f"--{option}", str(getattr(args, option))]
+                command += ["--jit-compile", jit or "auto"]
+                print(f"round {round_ + 1}/{args.rounds}: {spec}", flush=True)
+                subprocess.run(command, env={**os.environ, "KERAS_BACKEND": backend}, check=True)
+                payloads[spec].append(json.loads(output.read_text()))
+    for spec, runs in payloads.items():
+        backend, _, jit = spec.partition(":")
+        name = f"{backend}.json" if jit in ("", "auto") else f"{backend}_jit-{jit}.json"
+        write_json(RESULTS / "speed" / name, merge_rounds(runs, interleaving))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--features", type=int, default=121, help="columns (121: KDD Cup 99 one-hot encoded)")
@@ -152,7 +212,11 @@ def main(argv=None) -> None:
         help="compile(jit_compile=...) of the method and its floors: auto (Keras' choice), true (XLA) or false",
     )
     parser.add_argument("--output", default=None, help="default: benchmarks/results/speed/<backend>.json")
+    parser.add_argument("--backends", help="comma-separated backend[:jit_compile] specs to interleave (see above)")
+    parser.add_argument("--rounds", type=int, default=3, help="with --backends: how many turns each backend gets")
     args = parser.parse_args(argv)
+    if args.backends:
+        return interleave(args)
     keras.utils.set_random_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     chosen = methods(args.features, args.seed)
