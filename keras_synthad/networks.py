@@ -1,6 +1,6 @@
 """Network builders from the papers' architecture tables.
 
-Each builder returns a functional `Network` (a `keras.Model`). Discriminators end in a linear
+Each builder returns a functional `Functional` (a `keras.Model`). Discriminators end in a linear
 unit (a logit); the methods apply the sigmoid, so losses stay numerically stable.
 Build them under ``keras.name_scope(role)`` so their variables belong to that role.
 
@@ -17,14 +17,16 @@ from keras_synthad import backend
 
 
 @keras.saving.register_keras_serializable(package="keras_synthad")
-class Network(keras.Model):
+class Functional(keras.Model):
     """A functional `keras.Model` whose calls take the backend's `run_layers` shortcut.
 
     On torch, which runs eagerly, a call with an explicit ``training`` runs each
     layer's ``call`` in order instead of Keras' per-layer ``__call__`` (the same
     arithmetic on the same variables, without the bookkeeping that costs more than a
     small layer's matrix product). JAX and TensorFlow trace the graph once, so they
-    keep Keras' path.
+    keep Keras' path. The class keeps Keras' name ``Functional``: a ``.keras`` file
+    stores the weights of networks held in lists under their class's name, so files
+    saved with plain functional networks load unchanged.
     """
 
     def __call__(self, *args, **kwargs):
@@ -57,7 +59,7 @@ def mlp(
         if dropout:
             h = layers.Dropout(dropout)(h)
     outputs = layers.Dense(output_units, activation=output_activation)(h)
-    return Network(inputs, outputs, name=name)
+    return Functional(inputs, outputs, name=name)
 
 
 def _check_divisible(image_shape, factor: int, table: str):
@@ -86,7 +88,7 @@ def fence_gan_mnist_generator(latent_dim: int, image_shape, name: str = "generat
     outputs = layers.Conv2DTranspose(
         channels, 4, strides=2, padding="same", activation="tanh", kernel_initializer=init
     )(h)
-    return Network(inputs, outputs, name=name)
+    return Functional(inputs, outputs, name=name)
 
 
 def fence_gan_mnist_discriminator(image_shape, name: str = "discriminator") -> keras.Model:
@@ -102,7 +104,7 @@ def fence_gan_mnist_discriminator(image_shape, name: str = "discriminator") -> k
     h = layers.Dense(1024, kernel_initializer=init)(h)
     h = layers.LeakyReLU(negative_slope=0.1)(h)
     outputs = layers.Dense(1, kernel_initializer=init)(h)
-    return Network(inputs, outputs, name=name)
+    return Functional(inputs, outputs, name=name)
 
 
 def fence_gan_cifar_generator(latent_dim: int, image_shape, name: str = "generator") -> keras.Model:
@@ -121,7 +123,7 @@ def fence_gan_cifar_generator(latent_dim: int, image_shape, name: str = "generat
         h = layers.LeakyReLU(negative_slope=0.2)(h)
     h = layers.Conv2DTranspose(channels, 5, strides=2, padding="same", kernel_initializer=init)(h)
     outputs = layers.Activation("tanh")(h)
-    return Network(inputs, outputs, name=name)
+    return Functional(inputs, outputs, name=name)
 
 
 def fence_gan_cifar_discriminator(image_shape, name: str = "discriminator") -> keras.Model:
@@ -138,7 +140,7 @@ def fence_gan_cifar_discriminator(image_shape, name: str = "discriminator") -> k
     h = layers.Flatten()(h)
     h = layers.Dropout(0.2)(h)
     outputs = layers.Dense(1, kernel_initializer=init)(h)
-    return Network(inputs, outputs, name=name)
+    return Functional(inputs, outputs, name=name)
 
 
 HIDDEN_PREFIX = "hidden_"
@@ -151,7 +153,7 @@ def aae_encoder(feature_shape, units, latent_dim: int, name: str = "encoder") ->
     for i, n in enumerate(units):
         h = layers.Dense(n, activation="relu", name=f"{HIDDEN_PREFIX}{i}")(h)
     outputs = layers.Dense(latent_dim)(h)
-    return Network(inputs, outputs, name=name)
+    return Functional(inputs, outputs, name=name)
 
 
 def aae_decoder(
@@ -168,7 +170,7 @@ def aae_decoder(
     outputs = layers.Dense(size, activation=output_activation)(h)
     if len(feature_shape) > 1:
         outputs = layers.Reshape(tuple(feature_shape))(outputs)
-    return Network(inputs, outputs, name=name)
+    return Functional(inputs, outputs, name=name)
 
 
 CONV_SLOPE = 0.01  # LeakyReLU slope of the convolutional AAE (DCGAN-style; DA3D's code uses .01)
@@ -199,7 +201,7 @@ def aae_conv_encoder(image_shape, filters, latent_dim: int, name: str = "encoder
     last = conv_sizes(image_shape, len(filters))[-1]
     h = layers.Conv2D(latent_dim, last, padding="valid")(h)
     outputs = layers.Flatten()(h)
-    return Network(inputs, outputs, name=name)
+    return Functional(inputs, outputs, name=name)
 
 
 def aae_conv_decoder(
@@ -229,7 +231,7 @@ def aae_conv_decoder(
             h = layers.LeakyReLU(negative_slope=CONV_SLOPE, name=f"{HIDDEN_PREFIX}{i + 1}")(h)
         previous = target
     outputs = layers.Activation(output_activation)(h) if output_activation else h
-    return Network(inputs, outputs, name=name)
+    return Functional(inputs, outputs, name=name)
 
 
 def hidden_outputs(network: keras.Model) -> list:
@@ -252,7 +254,7 @@ def dhag_tabular_encoder(input_dim: int, units=(64, 64, 64, 64), name: str = "en
     h = inputs
     for n in units:
         h = layers.Dense(n, activation="relu")(h)
-    return Network(inputs, h, name=name)
+    return Functional(inputs, h, name=name)
 
 
 def dhag_tabular_perturbator(
@@ -265,7 +267,7 @@ def dhag_tabular_perturbator(
     h = layers.Reshape((1, input_dim + 1))(layers.Concatenate()([x, noise]))
     h = layers.Conv1D(units, 1, use_bias=False, activation="relu")(h)
     h = layers.Conv1D(latent_dim, 1)(h)
-    return Network([x, noise], layers.Flatten()(h), name=name)
+    return Functional([x, noise], layers.Flatten()(h), name=name)
 
 
 def dhag_image_encoder(image_shape, filters=(16, 32, 64), name: str = "encoder") -> keras.Model:
@@ -278,7 +280,7 @@ def dhag_image_encoder(image_shape, filters=(16, 32, 64), name: str = "encoder")
         h = layers.BatchNormalization(epsilon=1e-4, center=False, scale=False)(h)
         h = layers.LeakyReLU(negative_slope=0.01)(h)
         h = layers.MaxPooling2D(2)(h)
-    return Network(inputs, layers.Flatten()(h), name=name)
+    return Functional(inputs, layers.Flatten()(h), name=name)
 
 
 def dhag_image_perturbator(image_shape, filters=(16, 32, 64), name: str = "perturbator") -> keras.Model:
@@ -295,7 +297,7 @@ def dhag_image_perturbator(image_shape, filters=(16, 32, 64), name: str = "pertu
     h = layers.ReLU()(h)
     h = layers.Conv2D(filters[2], 3, strides=2, padding="same")(h)
     h = layers.MaxPooling2D(2)(h)
-    return Network([image, noise], layers.Flatten()(h), name=name)
+    return Functional([image, noise], layers.Flatten()(h), name=name)
 
 
 def dhag_discriminator(latent_dim: int, units=(32,), linear: bool = False, name: str = "discriminator"):
@@ -305,4 +307,4 @@ def dhag_discriminator(latent_dim: int, units=(32,), linear: bool = False, name:
     h = inputs
     for n in units:
         h = layers.Dense(n, use_bias=not linear, activation=None if linear else "relu")(h)
-    return Network(inputs, layers.Dense(1, use_bias=not linear)(h), name=name)
+    return Functional(inputs, layers.Dense(1, use_bias=not linear)(h), name=name)

@@ -97,6 +97,22 @@ def test_networks_compute_what_keras_call_path_computes(builder, training):
     assert backend.run_layers(network, inputs) is None  # no explicit `training`: Keras' path resolves it
 
 
+def test_files_saved_with_plain_functional_networks_still_load(normal_data, tmp_path, monkeypatch):
+    # Before `networks.Functional`, the builders returned Keras' own functional models; a .keras file
+    # names the weights of networks held in lists (DHAG's perturbators) after their class.
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            networks, "Functional", lambda inputs, outputs, name=None: keras.Model(inputs, outputs, name=name)
+        )
+        old = ks.DHAG((normal_data.shape[1],), seed=0)
+        assert type(old.perturbators[0]) is not networks.Functional
+        old.fit(normal_data, epochs=1, batch_size=64, verbose=0)
+        old.save(tmp_path / "old.keras")
+    loaded = keras.saving.load_model(tmp_path / "old.keras")
+    assert isinstance(loaded.perturbators[0], networks.Functional)
+    np.testing.assert_allclose(loaded.predict(normal_data, verbose=0), old.predict(normal_data, verbose=0), rtol=1e-6)
+
+
 def test_set_random_seed_makes_runs_identical(normal_data):
     def run():
         keras.utils.set_random_seed(123)

@@ -20,7 +20,7 @@ Each backend module defines the same functions:
 - ``run_layers(network, inputs, training=None, **kwargs)``: a functional network's
   outputs computed by calling its layers' ``call`` directly, or None for Keras' own
   ``__call__`` (only torch, which runs eagerly, takes the shortcut; see
-  `keras_synthad.networks.Network`).
+  `keras_synthad.networks.Functional`).
 """
 
 import keras

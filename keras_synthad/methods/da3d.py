@@ -278,8 +278,8 @@ class DA3D(AnomalyDetector):
         # Convolutional maps are flattened (`_concat`).
         encoder, decoder = self.autoencoder.encoder, self.autoencoder.decoder
         enc_hidden, dec_hidden = networks.hidden_outputs(encoder), networks.hidden_outputs(decoder)
-        self.encoder_activations = networks.Network(encoder.inputs, enc_hidden)
-        self.decoder_activations = networks.Network(decoder.inputs, dec_hidden)
+        self.encoder_activations = networks.Functional(encoder.inputs, enc_hidden)
+        self.decoder_activations = networks.Functional(decoder.inputs, dec_hidden)
         widths = {
             "decoder": sum(math.prod(t.shape[1:]) for t in dec_hidden),
             "encoder": sum(math.prod(t.shape[1:]) for t in enc_hidden),
