@@ -150,6 +150,13 @@ def test_bad_inputs_raise(thyroid):
         model.predict(np.zeros((2, 5), "float32"))
 
 
+@pytest.mark.parametrize("width, hidden", [(21, (42, 28, 18, 12, 8)), (1555, (600, 400, 266))])
+def test_default_tabular_autoencoder_funnels_from_at_most_table_1s_widest_layer(width, hidden):
+    autoencoder = ks.methods.da3d.default_autoencoder((width,))
+    assert tuple(autoencoder.hidden_units) == hidden
+    assert autoencoder.latent_dim == -(-width // 12)
+
+
 # --- image inputs: Table 1's convolutional AAE -------------------------------------------
 
 
