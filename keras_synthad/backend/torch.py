@@ -1,5 +1,6 @@
 """PyTorch: eager autograd, gradients zeroed before every backward pass."""
 
+import functools
 import inspect
 import weakref
 
@@ -61,7 +62,9 @@ def run_layers(network, inputs, training=None, **kwargs):
     there. A layer's ``call`` is the same arithmetic on the same variables. None (use
     Keras' path) unless ``training`` is given, the inputs are float32 torch tensors
     and every layer is a built float32 layer without an activity regularizer
-    (no masks reach it: plain tensors carry none).
+    (no masks reach it: plain tensors carry none). A pointwise ``Conv1D`` (kernel 1,
+    stride 1: DHAG's tabular perturbators) runs as the matrix product it is, without
+    torch's convolution and Keras' layout transposes around it.
     """
     if kwargs or not isinstance(training, bool):
         return None
@@ -76,11 +79,11 @@ def run_layers(network, inputs, training=None, **kwargs):
     if plan is None:
         return None
     tensors = {id(symbol): value for symbol, value in zip(network.inputs, flat, strict=True)}
-    for layer, node, takes_training in plan:
+    for call, node, takes_training in plan:
         args, call_kwargs = node.arguments.fill_in(tensors)
         if takes_training:
             call_kwargs["training"] = training
-        outputs = layer.call(*args, **call_kwargs)
+        outputs = call(*args, **call_kwargs)
         for symbol, value in zip(
             node.outputs, outputs if isinstance(outputs, (list, tuple)) else [outputs], strict=True
         ):
@@ -107,5 +110,28 @@ def _plan(network):
             )
             if not plain:
                 return None
-            plan.append((layer, node, "training" in inspect.signature(layer.call).parameters))
+            call = functools.partial(_pointwise_conv, layer) if _is_pointwise_conv(layer) else layer.call
+            plan.append((call, node, "training" in inspect.signature(layer.call).parameters))
     return plan
+
+
+def _is_pointwise_conv(layer) -> bool:
+    return (
+        isinstance(layer, keras.layers.Conv1D)
+        and tuple(layer.kernel_size) == (1,)
+        and tuple(layer.strides) == (1,)
+        and layer.groups == 1
+        and layer.data_format == "channels_last"
+    )
+
+
+def _tensor(value):
+    return value.value if isinstance(value, keras.Variable) else value
+
+
+def _pointwise_conv(layer, inputs):
+    # (batch, steps, channels) @ (channels, filters): Conv1D.call's arithmetic for a kernel of size 1.
+    outputs = torch.matmul(inputs, _tensor(layer.kernel)[0])
+    if layer.use_bias:
+        outputs = outputs + _tensor(layer.bias)
+    return layer.activation(outputs) if layer.activation is not None else outputs
