@@ -23,43 +23,25 @@ Each backend module defines the same functions:
   `keras_synthad.networks.Functional`).
 """
 
+import importlib
+
 import keras
 
 from keras_synthad.backend.errors import DistributionNotSupportedError
 
 _BACKEND = keras.backend.backend()
 
-if _BACKEND == "tensorflow":
-    from keras_synthad.backend.tensorflow import (
-        check_distribution,
-        replica_seed,
-        replicas,
-        run_layers,
-        train_step,
-        update_role,
-    )
-elif _BACKEND == "jax":
-    from keras_synthad.backend.jax import (
-        check_distribution,
-        replica_seed,
-        replicas,
-        run_layers,
-        train_step,
-        update_role,
-    )
-elif _BACKEND == "torch":
-    from keras_synthad.backend.torch import (
-        check_distribution,
-        replica_seed,
-        replicas,
-        run_layers,
-        train_step,
-        update_role,
-    )
-else:  # pragma: no cover - Keras itself rejects other names first
+if _BACKEND not in ("tensorflow", "jax", "torch"):  # pragma: no cover - Keras itself rejects other names first
     raise ImportError(
         f"keras_synthad supports the tensorflow, jax and torch backends. Received: KERAS_BACKEND={_BACKEND!r}"
     )
+_module = importlib.import_module(f"keras_synthad.backend.{_BACKEND}")
+check_distribution = _module.check_distribution
+replica_seed = _module.replica_seed
+replicas = _module.replicas
+run_layers = _module.run_layers
+train_step = _module.train_step
+update_role = _module.update_role
 
 __all__ = [
     "DistributionNotSupportedError",
