@@ -26,6 +26,8 @@ from keras_synthad.validation import invalid_argument
 ACTIVATIONS = ("decoder", "encoder", "all")
 GENERATORS = ("gan", "simple")
 CLIP_KINDS = ("weights", "gradient_norm")
+MEMBER_AUTOENCODERS = ("shared", "own")
+MEMBER_BATCHES = ("shared", "split")
 ALARM_UNITS = (1000, 500, 200, 75)
 GENERATOR_UNITS = (50, 40, 30, 20)
 CRITIC_UNITS = (40, 20, 10, 5)
@@ -47,6 +49,8 @@ PAPER = dict(
     learning_rate=1e-4,
     weight_averaging=0.0,
     members=1,
+    member_autoencoders="shared",
+    member_batches="shared",
 )
 # The label-free default recipe (see the class docstring).
 DEFAULT_RECIPE = dict(clip="gradient_norm", weight_averaging=0.99)
@@ -183,6 +187,8 @@ class DA3D(AnomalyDetector):
         "learning_rate": Interval(float, 0, closed="neither"),
         "weight_averaging": WEIGHT_AVERAGING,
         "members": Interval(int, 1),
+        "member_autoencoders": Options(*MEMBER_AUTOENCODERS),
+        "member_batches": Options(*MEMBER_BATCHES),
     }
     stored_as = {"generator": "generator_kind"}  # `generator` is the network
 
@@ -204,6 +210,8 @@ class DA3D(AnomalyDetector):
         learning_rate=None,
         weight_averaging=None,
         members=None,
+        member_autoencoders=None,
+        member_batches=None,
         seed=None,
         preset="default",
         **kwargs,
@@ -219,8 +227,19 @@ class DA3D(AnomalyDetector):
                 "autoencoder", self.autoencoder.feature_shape, f"an autoencoder for input shape {self.feature_shape}"
             )
         self.configure(locals())
-        # The AAE is trained by its own fit (pretraining) and frozen for DA3D's.
-        set_trainable(self.autoencoder, False)
+        # With member_autoencoders="own", members 1.. each get an AAE of the same
+        # architecture from their own initial weights (the first member's is `autoencoder`;
+        # a seeded AAE seeds its initial weights, so each one's seed is offset by its member).
+        own = self.member_autoencoders == "own"
+        config = self.autoencoder.get_config()
+        offset = lambda m: None if config.get("seed") is None else int(config["seed"]) + m  # noqa: E731
+        self.extra_autoencoders = [
+            AdversarialAutoencoder.from_config(dict(config, seed=offset(m)))
+            for m in range(1, self.members if own else 1)
+        ]
+        # The AAEs are trained by their own fits (pretraining) and frozen for DA3D's.
+        for autoencoder in self.autoencoders:
+            set_trainable(autoencoder, False)
         self.latent_dim = self.autoencoder.latent_dim
         self._build_activation_models()
         # Each member (alarm, generator, critic) trains on the same frozen AAE from its own initial
@@ -270,6 +289,15 @@ class DA3D(AnomalyDetector):
             raise AttributeError(f"DA3D(generator={self.generator_kind!r}) has no {networks[:-1]}")
         return getattr(self, networks)[0]
 
+    @property
+    def autoencoders(self) -> list:
+        """Every frozen AAE: one, or one per member with ``member_autoencoders="own"``."""
+        return [self.autoencoder, *self.extra_autoencoders]
+
+    def autoencoder_of(self, member: int) -> int:
+        """The index in `autoencoders` of the AAE that `member`'s alarm reads."""
+        return member if self.extra_autoencoders else 0
+
     def averaged_networks(self):
         return list(self.alarms)
 
@@ -280,18 +308,38 @@ class DA3D(AnomalyDetector):
         )
 
     def _build_activation_models(self):
-        # a(.): the hidden activations of the frozen AAE's encoder and/or decoder.
-        # Convolutional maps are flattened (`_concat`).
-        encoder, decoder = self.autoencoder.encoder, self.autoencoder.decoder
-        enc_hidden, dec_hidden = networks.hidden_outputs(encoder), networks.hidden_outputs(decoder)
-        self.encoder_activations = networks.Functional(encoder.inputs, enc_hidden)
-        self.decoder_activations = networks.Functional(decoder.inputs, dec_hidden)
+        # a(.): the hidden activations of each frozen AAE's encoder and/or decoder.
+        # Convolutional maps are flattened (`_concat`). The first AAE's models keep
+        # their attribute names (the weight paths of files saved with one AAE).
+        self.encoder_activations, self.decoder_activations = self._activation_models(self.autoencoder)
+        self.extra_encoder_activations, self.extra_decoder_activations = [], []
+        for autoencoder in self.extra_autoencoders:
+            encoder_activations, decoder_activations = self._activation_models(autoencoder)
+            self.extra_encoder_activations.append(encoder_activations)
+            self.extra_decoder_activations.append(decoder_activations)
+        enc_hidden = networks.hidden_outputs(self.autoencoder.encoder)
+        dec_hidden = networks.hidden_outputs(self.autoencoder.decoder)
         widths = {
             "decoder": sum(math.prod(t.shape[1:]) for t in dec_hidden),
             "encoder": sum(math.prod(t.shape[1:]) for t in enc_hidden),
         }
         widths["all"] = widths["decoder"] + widths["encoder"]
         self.activation_width = widths[self.activations]
+
+    @staticmethod
+    def _activation_models(autoencoder):
+        encoder, decoder = autoencoder.encoder, autoencoder.decoder
+        return (
+            networks.Functional(encoder.inputs, networks.hidden_outputs(encoder)),
+            networks.Functional(decoder.inputs, networks.hidden_outputs(decoder)),
+        )
+
+    def _views(self, index: int):
+        """(AAE, its encoder's activations, its decoder's activations) of `autoencoders[index]`."""
+        if index == 0:
+            return self.autoencoder, self.encoder_activations, self.decoder_activations
+        i = index - 1
+        return self.extra_autoencoders[i], self.extra_encoder_activations[i], self.extra_decoder_activations[i]
 
     # --- contract -------------------------------------------------------------------
 
@@ -313,25 +361,31 @@ class DA3D(AnomalyDetector):
         flat = [ops.reshape(t, (ops.shape(t)[0], -1)) if len(t.shape) > 2 else t for t in tensors]
         return ops.concatenate(flat, axis=1) if len(flat) > 1 else flat[0]
 
-    def activations_of_input(self, x):
-        """a(f_dec) ∘ f_enc (or the encoder's, or both) for input rows `x`."""
+    def activations_of_input(self, x, index=0):
+        """a(f_dec) ∘ f_enc (or the encoder's, or both) of `autoencoders[index]` for input rows `x`."""
+        autoencoder, encoder_activations, decoder_activations = self._views(index)
         parts = []
         if self.activations in ("encoder", "all"):
-            parts.append(self._concat(self.encoder_activations(x, training=False)))
+            parts.append(self._concat(encoder_activations(x, training=False)))
         if self.activations in ("decoder", "all"):
-            code = self.autoencoder.encoder(x, training=False)
-            parts.append(self._concat(self.decoder_activations(code, training=False)))
+            code = autoencoder.encoder(x, training=False)
+            parts.append(self._concat(decoder_activations(code, training=False)))
         return self._concat(parts)
 
-    def activations_of_code(self, h):
+    def activations_of_code(self, h, index=0):
         """a(f_dec(h)) for codes `h` (other modes: decode, then read the input's activations)."""
+        autoencoder, _, decoder_activations = self._views(index)
         if self.activations == "decoder":
-            return self._concat(self.decoder_activations(h, training=False))
-        return self.activations_of_input(self.autoencoder.decoder(h, training=False))
+            return self._concat(decoder_activations(h, training=False))
+        return self.activations_of_input(autoencoder.decoder(h, training=False), index)
 
     def call(self, x, training=False):
-        activations = self.activations_of_input(ops.cast(x, "float32"))
-        probabilities = [ops.sigmoid(alarm(activations, training=training)) for alarm in self.alarms]
+        x = ops.cast(x, "float32")
+        activations = [self.activations_of_input(x, i) for i in range(len(self.autoencoders))]
+        probabilities = [
+            ops.sigmoid(alarm(activations[self.autoencoder_of(m)], training=training))
+            for m, alarm in enumerate(self.alarms)
+        ]
         return ops.reshape(self.member_mean(probabilities), (-1,))
 
     # --- Algorithm 1 -------------------------------------------------------------------------
@@ -346,18 +400,18 @@ class DA3D(AnomalyDetector):
     def alarm_loss(self, normal_activations, labels, trivial_activations, generated_codes, member=0):
         """Eq. (1): normal rows -> 0 (known anomalies -> 1), trivial and generated anomalies -> 1.
 
-        The rows come as the frozen AAE's activations (`activations_of_input`), computed once a step.
+        The rows come as the member's frozen AAE's activations (`activations_of_input`), computed once a step.
         """
         alarm = self.alarms[member]
         normal_logits = alarm(normal_activations, training=True)
         trivial_logits = alarm(trivial_activations, training=True)
-        generated_logits = alarm(self.activations_of_code(generated_codes), training=True)
+        generated_logits = alarm(self.activations_of_code(generated_codes, self.autoencoder_of(member)), training=True)
         return losses.alarm_loss(normal_logits, labels, trivial_logits, generated_logits)
 
     def generator_loss(self, noise, member=0):
         """Eq. (3): make the alarm call generated anomalies normal, and fool the critic."""
         codes = self.generators[member](noise, training=True)
-        alarm_logits = self.alarms[member](self.activations_of_code(codes), training=True)
+        alarm_logits = self.alarms[member](self.activations_of_code(codes, self.autoencoder_of(member)), training=True)
         return losses.da3d_generator_loss(alarm_logits, self.critics[member](codes, training=True))
 
     def critic_loss(self, normal_codes, noise, wide_codes, member=0):
@@ -376,39 +430,64 @@ class DA3D(AnomalyDetector):
         for critic in self.critics:
             networks.clip_weights(critic, self.clip_value)
 
+    def member_share(self, x, labels, member: int):
+        """`member`'s share of the batch (``member_batches="split"``): rows member, member + M, ...
+
+        Every member gets ceil(n / M) rows, wrapping around to the batch's first rows, so
+        a batch of fewer than M rows still gives each member at least one.
+        """
+        n = ops.shape(x)[0]
+        count = (n + self.members - 1) // self.members  # static where the batch size is (JAX)
+        index = ops.mod(ops.arange(count, dtype="int32") * self.members + member, n)
+        return ops.take(x, index, axis=0), ops.take(labels, index, axis=0)
+
     def algorithm_step(self, x, y=None):
         x = ops.cast(x, "float32")
-        n = ops.shape(x)[0]
-        labels = ops.zeros((n,)) if y is None else ops.reshape(ops.cast(y, "float32"), (-1,))
-        # Sample trivial anomalies n_x ~ N(.5, 1), wide codes n_h ~ N(0, sigma^2), generator noise.
-        trivial = self.sample_trivial_anomalies(ops.shape(x))
-        wide_codes = self.sample_wide_codes(n)
-        # The frozen AAE's view of the rows, shared by every member.
-        normal_activations = ops.stop_gradient(self.activations_of_input(x))
-        trivial_activations = ops.stop_gradient(self.activations_of_input(trivial))
+        labels = ops.zeros((ops.shape(x)[0],)) if y is None else ops.reshape(ops.cast(y, "float32"), (-1,))
         members = range(self.members)
+        # The rows each member trains on: the whole batch, or its own share of it.
+        if self.member_batches == "split":
+            shares = [self.member_share(x, labels, m) for m in members]
+            share = lambda m: m  # noqa: E731
+        else:
+            shares, share = [(x, labels)], lambda m: 0  # noqa: E731
+        # Sample trivial anomalies n_x ~ N(.5, 1), wide codes n_h ~ N(0, sigma^2), generator noise.
+        trivial = [self.sample_trivial_anomalies(ops.shape(rows)) for rows, _ in shares]
+        wide_codes = [self.sample_wide_codes(ops.shape(rows)[0]) for rows, _ in shares]
+        # Each frozen AAE's view of its members' rows (one AAE and one batch: shared by every member).
+        view = lambda m: (self.autoencoder_of(m), share(m))  # noqa: E731
+        views = sorted({view(m) for m in members})
+        normal_activations = {v: ops.stop_gradient(self.activations_of_input(shares[v[1]][0], v[0])) for v in views}
+        trivial_activations = {v: ops.stop_gradient(self.activations_of_input(trivial[v[1]], v[0])) for v in views}
         logs = {}
         if self.generator_kind == "simple":
-            generated = [wide_codes for _ in members]
+            generated = [wide_codes[share(m)] for m in members]
         else:
-            noises = [self.sample_generator_noise(n) for _ in members]
+            noises = [self.sample_generator_noise(ops.shape(shares[share(m)][0])[0]) for m in members]
             generated = [ops.stop_gradient(self.generators[m](noises[m], training=False)) for m in members]
         # Train the alarm on eq. (1).
         logs["alarm_loss"] = self.update_role(
             "alarm",
             lambda: self.member_mean(
-                [self.alarm_loss(normal_activations, labels, trivial_activations, generated[m], m) for m in members]
+                [
+                    self.alarm_loss(
+                        normal_activations[view(m)], shares[share(m)][1], trivial_activations[view(m)], generated[m], m
+                    )
+                    for m in members
+                ]
             ),
         )
         if self.generator_kind == "gan":
             # Train the generator on eq. (3), then the critic on eq. (2), clipped.
-            normal_codes = self.autoencoder.encoder(x, training=False)
+            normal_codes = {v: self.autoencoders[v[0]].encoder(shares[v[1]][0], training=False) for v in views}
             logs["generator_loss"] = self.update_role(
                 "generator", lambda: self.member_mean([self.generator_loss(noises[m], m) for m in members])
             )
             logs["critic_loss"] = self.update_role(
                 "critic",
-                lambda: self.member_mean([self.critic_loss(normal_codes, noises[m], wide_codes, m) for m in members]),
+                lambda: self.member_mean(
+                    [self.critic_loss(normal_codes[view(m)], noises[m], wide_codes[share(m)], m) for m in members]
+                ),
             )
             if self.clip == "weights":
                 self.clip_critic_weights()
@@ -425,18 +504,25 @@ class DA3D(AnomalyDetector):
         return x, y
 
     def pretrain_autoencoder(self, x, epochs: int, **fit_kwargs):
-        """Train the AAE alone on normal rows `x`, then freeze it again (announced unless ``verbose=0``)."""
+        """Train each AAE alone on normal rows `x`, then freeze it again (announced unless ``verbose=0``).
+
+        Returns the first AAE's history.
+        """
+        count = len(self.autoencoders)
+        which = "the autoencoder" if count == 1 else f"each of the {count} autoencoders"
         self.announce_phase(
-            f"pretraining the autoencoder for {epochs} epochs (aae_epochs; once, before Algorithm 1)", fit_kwargs
+            f"pretraining {which} for {epochs} epochs (aae_epochs; once, before Algorithm 1)", fit_kwargs
         )
-        set_trainable(self.autoencoder, True)
-        try:
-            history = self.autoencoder.fit(x, epochs=epochs, **fit_kwargs)
-        finally:
-            set_trainable(self.autoencoder, False)
-            self.train_function = None
+        histories = []
+        for autoencoder in self.autoencoders:
+            set_trainable(autoencoder, True)
+            try:
+                histories.append(autoencoder.fit(x, epochs=epochs, **fit_kwargs))
+            finally:
+                set_trainable(autoencoder, False)
+                self.train_function = None
         self.pretrained.assign(1.0)
-        return history
+        return histories[0]
 
     def _autoencoder_config(self):
         # Without the AAE's compile config: it is frozen, its optimizer state is not needed.
