@@ -458,6 +458,7 @@ class AnomalyDetector(keras.Model):
         # with several training phases call it once per phase.
         if getattr(self, "optimizer", None) is None:
             self.compile()
+        x, y = backend.training_data(self, x, y, kwargs)
         history = super().fit(x, y, **kwargs)
         if self.weight_averages:
             self.load_weight_averages()

@@ -130,6 +130,49 @@ def test_round_trip(trained, thyroid, tmp_path):
     assert restored.autoencoder.trainable_weights == []
 
 
+def member_probabilities(model, x):
+    """Each member's P(anomaly) from its own alarm on its own AAE's activations, shape (members, rows)."""
+    x = ops.convert_to_tensor(x)
+    return np.stack(
+        [
+            ops.convert_to_numpy(ops.sigmoid(alarm(model.activations_of_input(x, model.autoencoder_of(m))))).ravel()
+            for m, alarm in enumerate(model.alarms)
+        ]
+    )
+
+
+def test_members_with_their_own_autoencoders_and_batch_shares(thyroid, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = small_da3d(members=3, member_autoencoders="own", member_batches="split", aae_epochs=5)
+    assert len(model.autoencoders) == 3 and [model.autoencoder_of(m) for m in range(3)] == [0, 1, 2]
+    initial = [ops.convert_to_numpy(aae.encoder.weights[0]).copy() for aae in model.autoencoders]
+    assert not np.allclose(initial[0], initial[1])  # each AAE from its own initial weights
+    model.fit(thyroid[0][:301], epochs=2, batch_size=100, verbose=0)  # the last batch: 1 row for 3 members
+    for aae, start in zip(model.autoencoders, initial, strict=True):
+        assert not np.allclose(ops.convert_to_numpy(aae.encoder.weights[0]), start)  # each one pretrained
+        assert aae.trainable_weights == []  # and frozen
+    x = np.concatenate([thyroid[0][:20], thyroid[1][:20]])
+    members = member_probabilities(model, x)
+    assert np.isfinite(members).all() and not np.allclose(members[0], members[1], atol=1e-4)
+    scores = model.predict(x, verbose=0)
+    np.testing.assert_allclose(scores, members.mean(axis=0), atol=1e-5)
+    model.save(tmp_path / "m.keras")
+    restored = keras.saving.load_model(tmp_path / "m.keras")
+    assert len(restored.autoencoders) == 3 and all(aae.trainable_weights == [] for aae in restored.autoencoders)
+    np.testing.assert_allclose(restored.predict(x, verbose=0), scores, atol=1e-5)
+
+
+def test_member_share_is_every_mth_row_wrapping_round_short_batches():
+    model = small_da3d(members=3, member_batches="split", aae_epochs=0)
+    rows = np.arange(14, dtype="float32").reshape(7, 2)
+    labels = np.arange(7, dtype="float32")
+    share, share_labels = model.member_share(ops.convert_to_tensor(rows), ops.convert_to_tensor(labels), 1)
+    np.testing.assert_array_equal(ops.convert_to_numpy(share_labels), [1, 4, 0])
+    np.testing.assert_array_equal(ops.convert_to_numpy(share), rows[[1, 4, 0]])
+    _, short = model.member_share(ops.convert_to_tensor(rows[:2]), ops.convert_to_tensor(labels[:2]), 2)
+    np.testing.assert_array_equal(ops.convert_to_numpy(short), [0])
+
+
 def test_bad_inputs_raise(thyroid):
     with pytest.raises(ValueError, match="argument `conv_filters`"):
         ks.AdversarialAutoencoder((6,), conv_filters=(8,))
@@ -141,6 +184,10 @@ def test_bad_inputs_raise(thyroid):
         small_da3d(generator="vae")
     with pytest.raises(ValueError, match="argument `autoencoder`"):
         ks.DA3D((6,), autoencoder=small_aae(width=5))
+    with pytest.raises(ValueError, match="argument `member_autoencoders`"):
+        small_da3d(member_autoencoders="each")
+    with pytest.raises(ValueError, match="argument `member_batches`"):
+        small_da3d(member_batches="halves")
     with pytest.raises(ValueError, match="argument `clip`"):
         small_da3d(clip="value")
     model = small_da3d(aae_epochs=0)

@@ -139,8 +139,8 @@ def member_probabilities(model, x) -> np.ndarray:
         codes = [encoder(model.inputs_of(x)) for encoder in model.encoders]
         logits = [discriminator(c) for discriminator, c in zip(model.discriminators, codes, strict=True)]
     else:
-        activations = model.activations_of_input(keras.ops.convert_to_tensor(x))
-        logits = [alarm(activations) for alarm in model.alarms]
+        x = keras.ops.convert_to_tensor(x)
+        logits = [alarm(model.activations_of_input(x, model.autoencoder_of(m))) for m, alarm in enumerate(model.alarms)]
     return np.stack([keras.ops.convert_to_numpy(keras.ops.sigmoid(v)).reshape(-1) for v in logits])
 
 

@@ -21,6 +21,9 @@ Each backend module defines the same functions:
   outputs computed by calling its layers' ``call`` directly, or None for Keras' own
   ``__call__`` (only torch, which runs eagerly, takes the shortcut; see
   `keras_synthad.networks.Functional`).
+- ``training_data(model, x, y, kwargs)``: the ``(x, y)`` that ``fit`` hands to Keras
+  for checked arrays (TensorFlow: a `tf.data.Dataset` without background threads;
+  JAX and torch: unchanged).
 """
 
 import importlib
@@ -41,6 +44,7 @@ replica_seed = _module.replica_seed
 replicas = _module.replicas
 run_layers = _module.run_layers
 train_step = _module.train_step
+training_data = _module.training_data
 update_role = _module.update_role
 
 __all__ = [
@@ -50,5 +54,6 @@ __all__ = [
     "replicas",
     "run_layers",
     "train_step",
+    "training_data",
     "update_role",
 ]

@@ -135,3 +135,8 @@ def _pointwise_conv(layer, inputs):
     if layer.use_bias:
         outputs = outputs + _tensor(layer.bias)
     return layer.activation(outputs) if layer.activation is not None else outputs
+
+
+def training_data(model, x, y, kwargs):
+    """``(x, y)`` unchanged: Keras' own array iterator feeds the step."""
+    return x, y
