@@ -62,9 +62,12 @@ def training_data(model, x, y, kwargs):
     step then waits on them (Keras' pipeline against this one, the papers'
     networks, one pinned core: DOPING's autoencoder 103.6 against 66.4 ms a step,
     DHAG 13.4 against 8.1, Fence GAN 13.5 against 6.3; see the benchmarks page).
-    This dataset draws the same batches as Keras' (``batch_size``, default 32, the
-    last one partial; ``shuffle``, default True, a new permutation every epoch
-    from TensorFlow's global seed) with autotuning off and no background thread.
+    This dataset makes batches as Keras' does (``batch_size``, default 32, the last
+    one partial; ``shuffle``, default True) with autotuning off and no background
+    thread, and it draws a new permutation every epoch, reproducible from
+    TensorFlow's global seed. (Keras' TensorFlow pipeline repeats its first
+    permutation in every epoch once a global seed is set; its JAX and torch
+    iterators reshuffle, as this one does.)
     Returns ``(x, y)`` and edits `kwargs` (``batch_size`` and ``shuffle`` go into
     the dataset); anything else (datasets, ``shuffle="batch"``, sample weights, a
     replica strategy) goes to Keras unchanged.
@@ -79,6 +82,7 @@ def training_data(model, x, y, kwargs):
         return x, y
     batch_size = int(kwargs.pop("batch_size", None) or 32)
     shuffle = bool(kwargs.pop("shuffle", True))
+    kwargs["shuffle"] = False  # the dataset shuffles (Keras warns that it ignores shuffle=True)
     rows = x.shape[0]
     full = rows // batch_size * batch_size
 
