@@ -182,3 +182,32 @@ def test_the_same_seed_gives_the_same_scores(method, normal_data, far_data):
         return model.predict(np.r_[normal_data[:50], far_data[:50]], verbose=0)
 
     np.testing.assert_allclose(fit_and_score(1), fit_and_score(2), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's array pipeline (JAX and torch use Keras' iterators)")
+def test_tensorflow_array_pipeline_reshuffles_every_epoch_with_labels_aligned():
+    model = tiny_aae(width=2)
+    x = np.arange(20, dtype="float32").reshape(10, 2)
+    y = np.arange(10, dtype="float32")
+
+    def two_epochs():
+        keras.utils.set_random_seed(0)
+        kwargs = {"batch_size": 4}
+        data, labels = backend.training_data(model, x, y, kwargs)
+        assert labels is None and kwargs == {"shuffle": False}  # Keras gets the dataset, unshuffled
+        return [[(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b)) for a, b in data] for _ in range(2)]
+
+    epochs = two_epochs()
+    orders = []
+    for epoch in epochs:
+        assert [len(b) for _, b in epoch] == [4, 4, 2]  # the last batch partial, as Keras makes it
+        for rows, labels in epoch:
+            np.testing.assert_array_equal(rows[:, 0] / 2, labels)  # each row with its own label
+        orders.append(np.concatenate([labels for _, labels in epoch]))
+        assert sorted(orders[-1]) == list(range(10))  # every row once an epoch
+    assert not np.array_equal(orders[0], orders[1])  # a new permutation every epoch
+    again = two_epochs()
+    for first, second in zip(epochs, again, strict=True):
+        np.testing.assert_array_equal(np.concatenate([b for _, b in first]), np.concatenate([b for _, b in second]))
+    weighted = {"batch_size": 4, "sample_weight": np.ones(10)}
+    assert backend.training_data(model, x, y, weighted)[0] is x and "batch_size" in weighted  # Keras' own path

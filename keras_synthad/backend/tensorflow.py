@@ -60,8 +60,8 @@ def training_data(model, x, y, kwargs):
     Keras turns arrays into a pipeline with a parallel map, prefetching and
     autotuning, whose threads compete with the step for the CPU; on one core the
     step then waits on them (Keras' pipeline against this one, the papers'
-    networks, one pinned core: DOPING's autoencoder 103.6 against 66.4 ms a step,
-    DHAG 13.4 against 8.1, Fence GAN 13.5 against 6.3; see the benchmarks page).
+    networks, one pinned core: DOPING's autoencoder 103.4 against 63.8 ms a step,
+    DA3D 104.1 against 78.6, DHAG 13.4 against 8.5; see the benchmarks page).
     This dataset makes batches as Keras' does (``batch_size``, default 32, the last
     one partial; ``shuffle``, default True) with autotuning off and no background
     thread, and it draws a new permutation every epoch, reproducible from
@@ -99,8 +99,8 @@ def training_data(model, x, y, kwargs):
     batches = tf.data.Dataset.zip((indices, tf.data.Dataset.from_tensors(tensors).repeat()))
 
     def gather(index, data):
-        rows = tuple(tf.gather(a, index) for a in data)
-        return rows if len(rows) > 1 else rows[0]
+        picked = tuple(tf.gather(a, index) for a in data)
+        return picked if len(picked) > 1 else picked[0]
 
     options = tf.data.Options()
     options.autotune.enabled = False
