@@ -328,11 +328,9 @@ class DA3D(AnomalyDetector):
             encoder_activations, decoder_activations = self._activation_models(autoencoder)
             self.extra_encoder_activations.append(encoder_activations)
             self.extra_decoder_activations.append(decoder_activations)
-        enc_hidden = networks.hidden_outputs(self.autoencoder.encoder)
-        dec_hidden = networks.hidden_outputs(self.autoencoder.decoder)
         widths = {
-            "decoder": sum(math.prod(t.shape[1:]) for t in dec_hidden),
-            "encoder": sum(math.prod(t.shape[1:]) for t in enc_hidden),
+            "decoder": sum(math.prod(t.shape[1:]) for t in self.decoder_activations.outputs),
+            "encoder": sum(math.prod(t.shape[1:]) for t in self.encoder_activations.outputs),
         }
         widths["all"] = widths["decoder"] + widths["encoder"]
         self.activation_width = widths[self.activations]
