@@ -197,6 +197,8 @@ def test_bad_inputs_raise(thyroid):
         small_da3d(member_batches="halves")
     with pytest.raises(ValueError, match="argument `clip`"):
         small_da3d(clip="value")
+    with pytest.raises(ValueError, match=r"aae_epochs=0\) would leave the own autoencoders of members 1-2"):
+        small_da3d(members=3, member_autoencoders="own", aae_epochs=0).fit(thyroid[0][:10], epochs=1, verbose=0)
     model = small_da3d(aae_epochs=0)
     with pytest.raises(ValueError, match="labels|`y`"):
         model.fit(thyroid[0][:10], np.zeros(9), epochs=1, verbose=0)

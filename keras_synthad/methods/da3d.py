@@ -512,11 +512,20 @@ class DA3D(AnomalyDetector):
 
     def before_fit(self, x, y, kwargs):
         """The first ``fit`` pretrains the AAE on the normal rows (``aae_epochs``) before Algorithm 1."""
-        if self.aae_epochs and not float(ops.convert_to_numpy(self.pretrained)):
+        if float(ops.convert_to_numpy(self.pretrained)):
+            return x, y
+        if self.aae_epochs:
             self.pretrain_autoencoder(
                 x if y is None else x[y == 0],
                 epochs=self.aae_epochs,
                 **{k: kwargs[k] for k in ("batch_size", "verbose", "shuffle") if k in kwargs},
+            )
+        elif self.extra_autoencoders:
+            raise ValueError(
+                f"DA3D(aae_epochs=0) would leave the own autoencoders of members 1-{self.members - 1} untrained "
+                "(member_autoencoders='own', the default preset's for tables). Pass aae_epochs > 0 to let the "
+                "first fit pretrain every autoencoder, call model.pretrain_autoencoder(x_normal, epochs) before "
+                "fit, or pass member_autoencoders='shared' (or members=1) to use only your pretrained autoencoder."
             )
         return x, y
 
