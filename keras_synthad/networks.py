@@ -11,7 +11,7 @@ The autoencoder builders name the layers whose outputs are hidden activations
 from __future__ import annotations
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from keras_synthad import backend
 
@@ -268,6 +268,25 @@ def dhag_tabular_perturbator(
     h = layers.Conv1D(units, 1, use_bias=False, activation="relu")(h)
     h = layers.Conv1D(latent_dim, 1)(h)
     return Functional([x, noise], layers.Flatten()(h), name=name)
+
+
+def dhag_tabular_perturbations(perturbators, x, noises):
+    """Every `dhag_tabular_perturbator`'s output at once, shape (L, m, latent_dim).
+
+    The same arithmetic as calling each perturbator on ``[x, noise_l]``, written as two
+    batched matrix products over the L stacked kernels: one call per step instead of L
+    (torch dispatches each layer call; JAX and TensorFlow compile either form).
+    """
+    convs = [[layer for layer in p.layers if isinstance(layer, layers.Conv1D)] for p in perturbators]
+    # Kernels of width-1 convolutions are (1, in, out); concatenated: (L, in, out). (TensorFlow's
+    # stack does not take Keras variables.)
+    hidden = ops.concatenate([h.kernel for h, _ in convs], axis=0)  # (L, d + 1, units)
+    out = ops.concatenate([o.kernel for _, o in convs], axis=0)  # (L, units, latent_dim)
+    bias = ops.concatenate([o.bias[None] for _, o in convs], axis=0)  # (L, latent_dim)
+    d = x.shape[-1]
+    # [x, noise_l] @ W_l = x @ W_l[:d] + noise_l * W_l[d]
+    h = ops.einsum("md,ldu->lmu", x, hidden[:, :d]) + ops.stack(noises) * hidden[:, d:]
+    return ops.einsum("lmu,luk->lmk", ops.relu(h), out) + bias[:, None, :]
 
 
 def dhag_image_encoder(image_shape, filters=(16, 32, 64), name: str = "encoder") -> keras.Model:

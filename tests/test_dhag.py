@@ -64,6 +64,15 @@ def test_discriminator_separates_anomalies(trained, thyroid):
     assert metrics.roc_auc(y_test, scores) > 0.85
 
 
+def test_stacked_perturbations_equal_each_perturbators_own_output(trained, thyroid):
+    x = ops.convert_to_tensor(thyroid[0][:32])
+    noises = [trained.sample_noise(x) for _ in range(trained.n_perturbators)]
+    stacked = ops.convert_to_numpy(trained.perturbations(x, noises))
+    assert stacked.shape == (3, 32, trained.latent_dim) and np.abs(stacked).max() > 0
+    for g, noise, eps in zip(trained.perturbators, noises, stacked, strict=True):
+        np.testing.assert_allclose(eps, ops.convert_to_numpy(g([x, noise])), rtol=1e-5, atol=1e-6)
+
+
 def test_perturbations_become_less_similar(thyroid):
     keras.utils.set_random_seed(0)
     model = ks.DHAG((6,), k=50, n_perturbators=3, lambda_norm=0.1, lambda_div=1.0, seed=0, preset="paper")

@@ -321,9 +321,12 @@ class DHAG(AnomalyDetector):
         shape = (ops.shape(x)[0], 1) if self.data_kind == "tabular" else (*ops.shape(x)[:3], 1)
         return keras.random.uniform(shape, seed=self.seed_generator)
 
-    def perturbations(self, x, noises, training=True, member=0) -> list:
-        """eps_l ~ g_psi_l(x) for every perturbator of `member`: L tensors of shape (m, latent_dim)."""
-        return [g([x, n], training=training) for g, n in zip(self.member_perturbators(member), noises, strict=True)]
+    def perturbations(self, x, noises, training=True, member=0):
+        """eps_l ~ g_psi_l(x) for every perturbator of `member`, shape (L, m, latent_dim)."""
+        perturbators = self.member_perturbators(member)
+        if self.data_kind == "tabular":
+            return networks.dhag_tabular_perturbations(perturbators, x, noises)
+        return ops.stack([g([x, n], training=training) for g, n in zip(perturbators, noises, strict=True)])
 
     def pseudo_labels(self, perturbations, normal):
         """Eq. (1) per perturbator, shape (L, m): the K smallest ``||eps||`` among the normal rows -> 0.
@@ -347,25 +350,37 @@ class DHAG(AnomalyDetector):
         """
         normal = None if known is None else 1.0 - known
         encoder, discriminator = self.encoders[member], self.discriminators[member]
-        codes = encoder(x, training=True)  # x: inputs_of(rows)
-        eps_list = self.perturbations(x, noises, member=member)
-        eps = ops.stack(eps_list)  # (L, m, latent_dim)
+        codes, trivial_codes = self.codes_of(encoder, x, trivial)  # x, trivial: inputs_of(rows)
+        eps = self.perturbations(x, noises, member=member)  # (L, m, latent_dim)
         # Eq. (1): per perturbator, the K smallest perturbations are normal, the rest anomalous.
         labels = self.pseudo_labels(eps, ops.ones((ops.shape(x)[0],)) if normal is None else normal)
-        original_logits = discriminator(codes, training=True)
-        perturbed_logits = ops.stack([ops.reshape(discriminator(codes + e, training=True), (-1,)) for e in eps_list])
+        # The discriminator's logits of z_i, of z_i + eps_l,i for every l (and of the trivial codes), in one call.
+        code_sets = [codes[None], codes[None] + eps] + ([] if trivial is None else [trivial_codes[None]])
+        logits = discriminator(ops.reshape(ops.concatenate(code_sets, axis=0), (-1, self.latent_dim)), training=True)
+        logits = ops.reshape(logits, (-1, ops.shape(x)[0]))  # (1 + L [+ 1], m)
+        original_logits, perturbed_logits = logits[0], logits[1 : 1 + self.n_perturbators]
         ce = losses.dhag_ce_loss(original_logits, perturbed_logits, labels, normal)
         if known is not None:
             ce = ce + losses.known_anomaly_loss(original_logits, known)
         if trivial is not None:
             # Not in the paper: rows far from the data are anomalous (DA3D's trivial anomalies).
-            trivial_logits = discriminator(encoder(trivial, training=True), training=True)
-            ce = ce + self.trivial_weight * losses.anomalous_term(trivial_logits)
+            ce = ce + self.trivial_weight * losses.anomalous_term(logits[-1])
         return (
             ce_sign * ce
             + self.lambda_norm * losses.dhag_norm_loss(eps, self.norm, normal)
             + self.lambda_div * losses.dhag_diversity_loss(eps, self.diversity, normal)
         )
+
+    def codes_of(self, encoder, x, trivial=None):
+        """The codes of the rows `x` and of the `trivial` rows (None: none); one encoder call on
+        tables, two on images (the image encoder's batch norm keeps each batch's own statistics)."""
+        if trivial is None:
+            return encoder(x, training=True), None
+        if self.data_kind != "tabular":
+            return encoder(x, training=True), encoder(trivial, training=True)
+        codes = encoder(ops.concatenate([x, trivial], axis=0), training=True)
+        m = ops.shape(x)[0]
+        return codes[:m], codes[m:]
 
     def algorithm_step(self, x, y=None):
         x = self.inputs_of(x)
@@ -421,7 +436,7 @@ class DHAG(AnomalyDetector):
         """Mean ``|cos|`` between the first member's different perturbators' perturbations of the rows `x`."""
         x = self.inputs_of(ops.convert_to_tensor(np.asarray(x, dtype=np.float32)))
         noises = [self.sample_noise(x) for _ in range(self.n_perturbators)]
-        eps = ops.stack(self.perturbations(x, noises, training=False))
+        eps = self.perturbations(x, noises, training=False)
         return float(ops.convert_to_numpy(losses.dhag_diversity_loss(eps, "absolute")))
 
 
