@@ -54,16 +54,8 @@ PAPER = dict(
 )
 # The label-free default recipe (see the class docstring).
 DEFAULT_RECIPE = dict(clip="gradient_norm", weight_averaging=0.99)
-# Measured on tables only: the alarm reads the encoder's activations too, and is a quarter of the paper's size;
-# three members, each with its own AAE and a third of every batch, scored by their mean probability.
-DEFAULT_TABULAR = dict(
-    DEFAULT_RECIPE,
-    activations="all",
-    alarm_units=(256, 128, 64, 32),
-    members=3,
-    member_autoencoders="own",
-    member_batches="split",
-)
+# Measured on tables only: the alarm reads the encoder's activations too, and is a quarter of the paper's size.
+DEFAULT_TABULAR = dict(DEFAULT_RECIPE, activations="all", alarm_units=(256, 128, 64, 32))
 
 # The widest first encoder layer of Table 1 (Census); the default tabular funnel never starts wider.
 MAX_TABULAR_WIDTH = 600
@@ -139,9 +131,10 @@ class DA3D(AnomalyDetector):
       26 tables, seed 0, .799 against .793 for three times the alarm's cost. With an
       AAE each and a third of every batch each (``member_autoencoders="own"``,
       ``member_batches="split"``) three members ranked better on 17 tuning runs (.877
-      against .835), but a fit took three times as long (XLA compiles a graph three
-      times the size: 56.6 s against 8.8 s on cardio), and that was not measured on
-      the 27 tables yet, so the default keeps one member.
+      against .835), but on the untouched tables they did not (10 tables x seeds 0-2:
+      .637 against .641 with one member, IForest .688) for three to four times the fit
+      time, so the default keeps one member
+      (``benchmarks/results/da3d_own_members_peers.json``).
 
     Args:
         input_shape: ``(d,)`` or ``(H, W, C)``; the default autoencoder is chosen from it.
