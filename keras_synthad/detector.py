@@ -197,6 +197,16 @@ class AnomalyDetector(keras.Model):
         """Rows drawn from ``N(0.5, 1)``: far from data scaled to [0, 1], hence anomalous."""
         return keras.random.normal(shape, mean=0.5, stddev=1.0, seed=self.seed_generator)
 
+    def swap_features(self, rows, rate: float):
+        """The batch's `rows` with each value replaced, with probability `rate`, by the same
+        feature's value in a random row of the batch: every feature keeps its values (a one-hot
+        column stays 0/1), while the dependence between features is broken. Anomalies near the
+        data, where ``N(0.5, 1)`` rows are far from it."""
+        shape = keras.ops.shape(rows)
+        donors = keras.random.randint(shape, 0, shape[0], seed=self.seed_generator)
+        replace = keras.random.uniform(shape, seed=self.seed_generator) < rate
+        return keras.ops.where(replace, keras.ops.take_along_axis(rows, donors, axis=0), rows)
+
     # --- weight averaging (a label-free stabiliser) -------------------------------
 
     def averaged_networks(self) -> list:

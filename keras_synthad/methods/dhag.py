@@ -43,6 +43,8 @@ PAPER = dict(
     discriminator_units=(32,),
     standardize="none",
     trivial_weight=0.0,
+    trivial_swapped=0.0,
+    swap_rate=0.25,
     weight_averaging=0.0,
     members=1,
 )
@@ -61,6 +63,7 @@ DEFAULT_RECIPE = dict(
     learning_rate=5e-4,
     discriminator_learning_rate=1e-4,
     trivial_weight=1.0,
+    trivial_swapped=0.5,
     weight_averaging=0.99,
 )
 #: Default recipe: every role's rate drops at these steps (x0.01 then x0.001 for the
@@ -130,6 +133,10 @@ class DHAG(AnomalyDetector):
         standardize: ``"none"`` or ``"zscore"``: a `keras.layers.Normalization` inside
             the model, adapted on the first ``fit``'s rows (saved and exported with it).
         trivial_weight: weight of the trivial-anomaly term (0: the paper).
+        trivial_swapped: share of the trivial anomalies that are the batch's rows with
+            swapped features (`swap_features`: near the data) instead of ``N(0.5, 1)``
+            rows (far from it); each row of the term is one or the other at random.
+        swap_rate: probability that `swap_features` replaces a value (.25).
         weight_averaging: momentum of the moving average of the encoder's and
             discriminator's weights used for scoring (0: off).
         members: how many DHAGs (encoder, L perturbators, discriminator each) train
@@ -169,6 +176,8 @@ class DHAG(AnomalyDetector):
         "discriminator_units": Units(),
         "standardize": Options(*STANDARDIZE),
         "trivial_weight": Interval(float, 0),
+        "trivial_swapped": Interval(float, 0, 1),
+        "swap_rate": Interval(float, 0, 1),
         "weight_averaging": WEIGHT_AVERAGING,
         "members": Interval(int, 1),
     }
@@ -198,6 +207,8 @@ class DHAG(AnomalyDetector):
         discriminator_units=None,
         standardize=None,
         trivial_weight=None,
+        trivial_swapped=None,
+        swap_rate=None,
         weight_averaging=None,
         members=None,
         seed=None,
@@ -382,13 +393,24 @@ class DHAG(AnomalyDetector):
         m = ops.shape(x)[0]
         return codes[:m], codes[m:]
 
+    def trivial_anomalies(self, rows):
+        """One anomaly per row of the batch: with probability `trivial_swapped` the row with
+        swapped features, otherwise an ``N(0.5, 1)`` row."""
+        far = self.sample_trivial_anomalies(ops.shape(rows))
+        if not self.trivial_swapped:
+            return far
+        near = self.swap_features(rows, self.swap_rate)
+        pick = keras.random.uniform((ops.shape(rows)[0], 1), seed=self.seed_generator) < self.trivial_swapped
+        return ops.where(pick, near, far)
+
     def algorithm_step(self, x, y=None):
+        rows = ops.cast(x, "float32")
         x = self.inputs_of(x)
         known = None if y is None else ops.reshape(ops.cast(y, "float32"), (-1,))
         # One noise channel per perturbator of every member: eps_l ~ g_psi_l(x).
         noises = [[self.sample_noise(x) for _ in range(self.n_perturbators)] for _ in range(self.members)]
         # Trivial anomalies in the input space, as the encoder sees them.
-        trivial = self.inputs_of(self.sample_trivial_anomalies(ops.shape(x))) if self.trivial_weight else None
+        trivial = self.inputs_of(self.trivial_anomalies(rows)) if self.trivial_weight else None
 
         def mean_over_members(**kwargs):
             return self.member_mean(
