@@ -73,6 +73,27 @@ def test_stacked_perturbations_equal_each_perturbators_own_output(trained, thyro
         np.testing.assert_allclose(eps, ops.convert_to_numpy(g([x, noise])), rtol=1e-5, atol=1e-6)
 
 
+def test_trivial_anomalies_mix_swapped_rows_near_the_data_with_far_gaussian_rows():
+    m, d = 400, 6
+    rows = (np.arange(m * d, dtype="float32").reshape(m, d) + 1) / (m * d)  # every value distinct, in (0, 1]
+    model = ks.DHAG((d,), seed=0)
+    assert (model.trivial_swapped, model.swap_rate) == (0.5, 0.25)
+    swapped = ops.convert_to_numpy(model.swap_features(ops.convert_to_tensor(rows), 0.25))
+    for j in range(d):
+        assert np.isin(swapped[:, j], rows[:, j]).all()  # each column keeps its own values
+    assert 0.2 < (swapped != rows).mean() < 0.3  # a quarter of the values, drawn from other rows
+    assert len({tuple(r) for r in swapped} - {tuple(r) for r in rows}) > m / 2  # new combinations
+
+    def from_the_data(trivial):
+        return np.all([np.isin(trivial[:, j], rows[:, j]) for j in range(d)], axis=0)
+
+    trivial = ops.convert_to_numpy(model.trivial_anomalies(ops.convert_to_tensor(rows)))
+    assert 0.4 < from_the_data(trivial).mean() < 0.6  # the others are N(0.5, 1) rows
+    far_only = ks.DHAG((d,), seed=0, trivial_swapped=0.0)
+    assert not from_the_data(ops.convert_to_numpy(far_only.trivial_anomalies(ops.convert_to_tensor(rows)))).any()
+    assert ks.DHAG((d,), preset="paper").trivial_swapped == 0.0
+
+
 def test_perturbations_become_less_similar(thyroid):
     keras.utils.set_random_seed(0)
     model = ks.DHAG((6,), k=50, n_perturbators=3, lambda_norm=0.1, lambda_div=1.0, seed=0, preset="paper")

@@ -78,6 +78,10 @@ def test_unknown_presets_and_bad_stabiliser_settings_are_refused():
         tiny_fence_gan(weight_averaging=1.5)
     with pytest.raises(ValueError, match="argument `trivial_weight`"):
         ks.DHAG((4,), trivial_weight=-1.0)
+    with pytest.raises(ValueError, match="argument `trivial_swapped`"):
+        ks.DHAG((4,), trivial_swapped=1.5)
+    with pytest.raises(ValueError, match="argument `swap_rate`"):
+        ks.DHAG((4,), swap_rate=-0.1)
     with pytest.raises(ValueError, match="argument `score`"):
         tiny_fence_gan(score="odds")
 
