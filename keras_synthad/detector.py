@@ -207,6 +207,17 @@ class AnomalyDetector(keras.Model):
         replace = keras.random.uniform(shape, seed=self.seed_generator) < rate
         return keras.ops.where(replace, keras.ops.take_along_axis(rows, donors, axis=0), rows)
 
+    def trivial_anomalies(self, rows, swapped: float = 0.0, rate: float = 0.25):
+        """One trivial anomaly per row of the batch `rows`: with probability `swapped` the row
+        with swapped features (`swap_features` at `rate`, near the data), otherwise an
+        ``N(0.5, 1)`` row (far from it)."""
+        far = self.sample_trivial_anomalies(keras.ops.shape(rows))
+        if not swapped:
+            return far
+        near = self.swap_features(rows, rate)
+        pick = keras.random.uniform((keras.ops.shape(rows)[0], 1), seed=self.seed_generator) < swapped
+        return keras.ops.where(pick, near, far)
+
     # --- weight averaging (a label-free stabiliser) -------------------------------
 
     def averaged_networks(self) -> list:

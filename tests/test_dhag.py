@@ -87,10 +87,9 @@ def test_trivial_anomalies_mix_swapped_rows_near_the_data_with_far_gaussian_rows
     def from_the_data(trivial):
         return np.all([np.isin(trivial[:, j], rows[:, j]) for j in range(d)], axis=0)
 
-    trivial = ops.convert_to_numpy(model.trivial_anomalies(ops.convert_to_tensor(rows)))
+    trivial = ops.convert_to_numpy(model.trivial_anomalies(ops.convert_to_tensor(rows), 0.5, model.swap_rate))
     assert 0.4 < from_the_data(trivial).mean() < 0.6  # the others are N(0.5, 1) rows
-    far_only = ks.DHAG((d,), seed=0, trivial_swapped=0.0)
-    assert not from_the_data(ops.convert_to_numpy(far_only.trivial_anomalies(ops.convert_to_tensor(rows)))).any()
+    assert not from_the_data(ops.convert_to_numpy(model.trivial_anomalies(ops.convert_to_tensor(rows)))).any()
     assert ks.DHAG((d,), preset="paper").trivial_swapped == 0.0
 
 

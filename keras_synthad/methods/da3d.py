@@ -48,6 +48,8 @@ PAPER = dict(
     dropout=0.1,
     learning_rate=1e-4,
     weight_averaging=0.0,
+    trivial_swapped=0.0,
+    swap_rate=0.25,
     members=1,
     member_autoencoders="shared",
     member_batches="shared",
@@ -55,7 +57,7 @@ PAPER = dict(
 # The label-free default recipe (see the class docstring).
 DEFAULT_RECIPE = dict(clip="gradient_norm", weight_averaging=0.99)
 # Measured on tables only: the alarm reads the encoder's activations too, and is a quarter of the paper's size.
-DEFAULT_TABULAR = dict(DEFAULT_RECIPE, activations="all", alarm_units=(256, 128, 64, 32))
+DEFAULT_TABULAR = dict(DEFAULT_RECIPE, activations="all", alarm_units=(256, 128, 64, 32), trivial_swapped=0.5)
 
 # The widest first encoder layer of Table 1 (Census); the default tabular funnel never starts wider.
 MAX_TABULAR_WIDTH = 600
@@ -163,6 +165,10 @@ class DA3D(AnomalyDetector):
         learning_rate: Adam learning rate of every network (1e-4).
         weight_averaging: momentum of the moving average of the alarm's weights used
             for scoring (0: off).
+        trivial_swapped: share of eq. (1)'s trivial anomalies that are the batch's rows
+            with swapped features (`swap_features`: near the data) instead of ``n_x ~
+            N(0.5, 1)`` (0: the paper).
+        swap_rate: probability that `swap_features` replaces a value (.25).
         members: how many (alarm, generator, critic) triples train side by side on the
             frozen AAE from different initial weights; the score is their mean
             P(anomaly) (1: the paper). ``alarm``, ``generator`` and ``critic`` are the
@@ -198,6 +204,8 @@ class DA3D(AnomalyDetector):
         "dropout": Interval(float, 0, 1, closed="left"),
         "learning_rate": Interval(float, 0, closed="neither"),
         "weight_averaging": WEIGHT_AVERAGING,
+        "trivial_swapped": Interval(float, 0, 1),
+        "swap_rate": Interval(float, 0, 1),
         "members": Interval(int, 1),
         "member_autoencoders": Options(*MEMBER_AUTOENCODERS),
         "member_batches": Options(*MEMBER_BATCHES),
@@ -221,6 +229,8 @@ class DA3D(AnomalyDetector):
         dropout=None,
         learning_rate=None,
         weight_averaging=None,
+        trivial_swapped=None,
+        swap_rate=None,
         members=None,
         member_autoencoders=None,
         member_batches=None,
@@ -461,8 +471,9 @@ class DA3D(AnomalyDetector):
             share = lambda m: m  # noqa: E731
         else:
             shares, share = [(x, labels)], lambda m: 0  # noqa: E731
-        # Sample trivial anomalies n_x ~ N(.5, 1), wide codes n_h ~ N(0, sigma^2), generator noise.
-        trivial = [self.sample_trivial_anomalies(ops.shape(rows)) for rows, _ in shares]
+        # Sample trivial anomalies n_x ~ N(.5, 1) (or rows with swapped features: `trivial_swapped`),
+        # wide codes n_h ~ N(0, sigma^2), generator noise.
+        trivial = [self.trivial_anomalies(rows, self.trivial_swapped, self.swap_rate) for rows, _ in shares]
         wide_codes = [self.sample_wide_codes(ops.shape(rows)[0]) for rows, _ in shares]
         # Each frozen AAE's view of its members' rows (one AAE and one batch: shared by every member).
         view = lambda m: (self.autoencoder_of(m), share(m))  # noqa: E731

@@ -398,16 +398,6 @@ class DHAG(AnomalyDetector):
         m = ops.shape(x)[0]
         return codes[:m], codes[m:]
 
-    def trivial_anomalies(self, rows):
-        """One anomaly per row of the batch: with probability `trivial_swapped` the row with
-        swapped features, otherwise an ``N(0.5, 1)`` row."""
-        far = self.sample_trivial_anomalies(ops.shape(rows))
-        if not self.trivial_swapped:
-            return far
-        near = self.swap_features(rows, self.swap_rate)
-        pick = keras.random.uniform((ops.shape(rows)[0], 1), seed=self.seed_generator) < self.trivial_swapped
-        return ops.where(pick, near, far)
-
     def algorithm_step(self, x, y=None):
         rows = ops.cast(x, "float32")
         x = self.inputs_of(x)
@@ -415,7 +405,9 @@ class DHAG(AnomalyDetector):
         # One noise channel per perturbator of every member: eps_l ~ g_psi_l(x).
         noises = [[self.sample_noise(x) for _ in range(self.n_perturbators)] for _ in range(self.members)]
         # Trivial anomalies in the input space, as the encoder sees them.
-        trivial = self.inputs_of(self.trivial_anomalies(rows)) if self.trivial_weight else None
+        trivial = None
+        if self.trivial_weight:
+            trivial = self.inputs_of(self.trivial_anomalies(rows, self.trivial_swapped, self.swap_rate))
 
         def mean_over_members(**kwargs):
             return self.member_mean(
