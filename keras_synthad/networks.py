@@ -283,7 +283,7 @@ def dhag_tabular_perturbations(perturbators, x, noises):
     hidden = ops.concatenate([h.kernel for h, _ in convs], axis=0)  # (L, d + 1, units)
     out = ops.concatenate([o.kernel for _, o in convs], axis=0)  # (L, units, latent_dim)
     bias = ops.concatenate([o.bias[None] for _, o in convs], axis=0)  # (L, latent_dim)
-    d = x.shape[-1]
+    d = hidden.shape[1] - 1  # the row width (the kernels know it when the input does not)
     # [x, noise_l] @ W_l = x @ W_l[:d] + noise_l * W_l[d]
     h = ops.einsum("md,ldu->lmu", x, hidden[:, :d]) + ops.stack(noises) * hidden[:, d:]
     return ops.einsum("lmu,luk->lmk", ops.relu(h), out) + bias[:, None, :]
