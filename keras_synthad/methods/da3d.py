@@ -167,8 +167,8 @@ class DA3D(AnomalyDetector):
             for scoring (0: off).
         trivial_swapped: share of eq. (1)'s trivial anomalies that are the batch's rows
             with swapped features (`swap_features`: near the data) instead of ``n_x ~
-            N(0.5, 1)`` (0: the paper and the default; .5 ranked worse on the tuning
-            tables, .821 against .847, glass inverted at .33).
+            N(0.5, 1)`` (0: the paper and the default; .5 and .25 ranked worse on the
+            tuning tables, .821 and .826 against .847, glass inverted at .33 and .27).
         swap_rate: probability that `swap_features` replaces a value (.25).
         members: how many (alarm, generator, critic) triples train side by side on the
             frozen AAE from different initial weights; the score is their mean
@@ -528,7 +528,7 @@ class DA3D(AnomalyDetector):
         elif self.extra_autoencoders:
             raise ValueError(
                 f"DA3D(aae_epochs=0) would leave the own autoencoders of members 1-{self.members - 1} untrained "
-                "(member_autoencoders='own', the default preset's for tables). Pass aae_epochs > 0 to let the "
+                "(member_autoencoders='own'). Pass aae_epochs > 0 to let the "
                 "first fit pretrain every autoencoder, call model.pretrain_autoencoder(x_normal, epochs) before "
                 "fit, or pass member_autoencoders='shared' (or members=1) to use only your pretrained autoencoder."
             )

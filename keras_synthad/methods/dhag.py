@@ -400,7 +400,7 @@ class DHAG(AnomalyDetector):
 
     def algorithm_step(self, x, y=None):
         rows = ops.cast(x, "float32")
-        x = self.inputs_of(x)
+        x = self.inputs_of(rows)
         known = None if y is None else ops.reshape(ops.cast(y, "float32"), (-1,))
         # One noise channel per perturbator of every member: eps_l ~ g_psi_l(x).
         noises = [[self.sample_noise(x) for _ in range(self.n_perturbators)] for _ in range(self.members)]
