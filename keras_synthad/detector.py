@@ -67,10 +67,10 @@ class _SplitApply:
 class ReplicaSeedGenerator(keras.random.SeedGenerator):
     """A `keras.random.SeedGenerator` whose draws differ on every replica of a ``tf.distribute``
     strategy (each replica samples noise for its own share of the batch), reproducibly; elsewhere
-    it is Keras' own."""
+    it draws Keras' own seeds (on torch without Keras' tensor bookkeeping: `backend.next_seed`)."""
 
     def next(self, ordered=True):
-        return backend.replica_seed(super().next(ordered))
+        return backend.next_seed(self, ordered)
 
 
 @keras.saving.register_keras_serializable(package="keras_synthad")

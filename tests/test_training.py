@@ -72,6 +72,8 @@ NETWORKS = {
     "mlp with dropout": lambda: networks.mlp(6, (16, 8), 2, activation="leaky_relu", dropout=0.3),
     "two-input perturbator": lambda: networks.dhag_tabular_perturbator(6, 4, units=8),
     "convolutions and batch norm": lambda: networks.dhag_image_encoder((8, 8, 1), filters=(4, 8)),
+    "dense with relu": lambda: networks.dhag_tabular_encoder(6, (8, 8)),
+    "dense without bias": lambda: networks.dhag_discriminator(6, (4,), linear=True),
 }
 
 
@@ -95,6 +97,21 @@ def test_networks_compute_what_keras_call_path_computes(builder, training):
     else:
         np.testing.assert_allclose(shortcut, keras.ops.convert_to_numpy(keras_path), rtol=1e-5, atol=1e-6)
     assert backend.run_layers(network, inputs) is None  # no explicit `training`: Keras' path resolves it
+
+
+def test_the_methods_seed_generator_draws_what_keras_own_draws():
+    # backend.next_seed (torch: read and counted on in place) gives Keras' seeds and leaves Keras' state.
+    ours, keras_own = ks.DHAG((4,), seed=3).seed_generator, keras.random.SeedGenerator(3)
+    for _ in range(3):
+        for draw in (keras.random.uniform, keras.random.normal):
+            np.testing.assert_array_equal(
+                keras.ops.convert_to_numpy(draw((5, 2), seed=ours)),
+                keras.ops.convert_to_numpy(draw((5, 2), seed=keras_own)),
+            )
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(ours.state.value), keras.ops.convert_to_numpy(keras_own.state.value)
+        )
+    assert keras.ops.convert_to_numpy(ours.state.value).tolist() == [3, 6]
 
 
 def test_files_saved_with_plain_functional_networks_still_load(normal_data, tmp_path, monkeypatch):

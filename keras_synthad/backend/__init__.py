@@ -16,7 +16,8 @@ Each backend module defines the same functions:
   torch.distributed is refused).
 - ``replicas()``: how many replicas the step's global batch is split over (TensorFlow's
   strategies run the step once per replica on its share; JAX and torch see the whole batch).
-- ``replica_seed(seed)``: a ``keras.random`` seed made different on every replica.
+- ``next_seed(generator, ordered=True)``: Keras' ``SeedGenerator.next`` for the methods'
+  generator, made different on every replica (TensorFlow) or cheaper (torch).
 - ``run_layers(network, inputs, training=None, **kwargs)``: a functional network's
   outputs computed by calling its layers' ``call`` directly, or None for Keras' own
   ``__call__`` (only torch, which runs eagerly, takes the shortcut; see
@@ -40,7 +41,7 @@ if _BACKEND not in ("tensorflow", "jax", "torch"):  # pragma: no cover - Keras i
     )
 _module = importlib.import_module(f"keras_synthad.backend.{_BACKEND}")
 check_distribution = _module.check_distribution
-replica_seed = _module.replica_seed
+next_seed = _module.next_seed
 replicas = _module.replicas
 run_layers = _module.run_layers
 train_step = _module.train_step
@@ -50,7 +51,7 @@ update_role = _module.update_role
 __all__ = [
     "DistributionNotSupportedError",
     "check_distribution",
-    "replica_seed",
+    "next_seed",
     "replicas",
     "run_layers",
     "train_step",

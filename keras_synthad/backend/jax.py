@@ -14,6 +14,7 @@ outer scope, which is what ``Optimizer.stateless_apply`` does internally.
 """
 
 import jax
+import keras
 from keras import StatelessScope
 
 
@@ -27,9 +28,9 @@ def replicas() -> int:
     return 1
 
 
-def replica_seed(seed):
-    """`seed` unchanged: the step draws the global batch's noise once."""
-    return seed
+def next_seed(generator, ordered=True):
+    """Keras' ``SeedGenerator.next``: the step draws the global batch's noise once."""
+    return keras.random.SeedGenerator.next(generator, ordered)
 
 
 def _state_groups(model):

@@ -8,6 +8,7 @@ summed gradient is then the one-device gradient of the global batch), and every
 replica draws its own noise (`replica_seed`).
 """
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -20,6 +21,11 @@ def check_distribution(model):
 def replicas() -> int:
     """The number of replicas the current step's global batch is split over (1 outside a strategy)."""
     return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def next_seed(generator, ordered=True):
+    """Keras' ``SeedGenerator.next``, made different on every replica (`replica_seed`)."""
+    return replica_seed(keras.random.SeedGenerator.next(generator, ordered))
 
 
 def replica_seed(seed):
