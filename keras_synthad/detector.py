@@ -207,16 +207,24 @@ class AnomalyDetector(keras.Model):
         replace = keras.random.uniform(shape, seed=self.seed_generator) < rate
         return keras.ops.where(replace, keras.ops.take_along_axis(rows, donors, axis=0), rows)
 
-    def trivial_anomalies(self, rows, swapped: float = 0.0, rate: float = 0.25):
+    def trivial_anomalies(self, rows, swapped: float = 0.0, rate: float = 0.25, uniform: float = 0.0):
         """One trivial anomaly per row of the batch `rows`: with probability `swapped` the row
-        with swapped features (`swap_features` at `rate`, near the data), otherwise an
-        ``N(0.5, 1)`` row (far from it)."""
-        far = self.sample_trivial_anomalies(keras.ops.shape(rows))
-        if not swapped:
+        with swapped features (`swap_features` at `rate`, near the data), with probability
+        `uniform` a row drawn uniformly from [0, 1]^d (the box the data is scaled to: a
+        classifier of normal rows against it learns where in the box the data is dense),
+        otherwise an ``N(0.5, 1)`` row (far from it)."""
+        shape = keras.ops.shape(rows)
+        far = self.sample_trivial_anomalies(shape)
+        if not swapped and not uniform:
             return far
-        near = self.swap_features(rows, rate)
-        pick = keras.random.uniform((keras.ops.shape(rows)[0], 1), seed=self.seed_generator) < swapped
-        return keras.ops.where(pick, near, far)
+        if not uniform:
+            near = self.swap_features(rows, rate)
+            pick = keras.random.uniform((shape[0], 1), seed=self.seed_generator) < swapped
+            return keras.ops.where(pick, near, far)
+        near = self.swap_features(rows, rate) if swapped else far
+        box = keras.random.uniform(shape, seed=self.seed_generator)
+        pick = keras.random.uniform((shape[0], 1), seed=self.seed_generator)
+        return keras.ops.where(pick < swapped, near, keras.ops.where(pick < swapped + uniform, box, far))
 
     # --- weight averaging (a label-free stabiliser) -------------------------------
 

@@ -169,6 +169,25 @@ def test_members_with_their_own_autoencoders_and_batch_shares(thyroid, tmp_path)
     np.testing.assert_allclose(restored.predict(x, verbose=0), scores, atol=1e-5)
 
 
+def test_trivial_anomalies_mix_rows_uniform_in_the_box_with_far_and_swapped_rows():
+    m, d = 600, 5
+    rows = (np.arange(m * d, dtype="float32").reshape(m, d) + 1) / (m * d)  # every value distinct, in (0, 1]
+    model = ks.DA3D((d,), seed=0)
+    assert (model.trivial_uniform, ks.DA3D((d,), preset="paper").trivial_uniform) == (0.5, 0.0)
+    assert ks.DA3D((8, 8, 1), seed=0).trivial_uniform == 0.0  # images: not measured, the paper's
+    tensor = ops.convert_to_tensor(rows)
+
+    def kinds(trivial):
+        from_data = np.all([np.isin(trivial[:, j], rows[:, j]) for j in range(d)], axis=0)
+        in_box = np.all((trivial >= 0) & (trivial < 1), axis=1) & ~from_data
+        return from_data.mean(), in_box.mean()
+
+    assert kinds(ops.convert_to_numpy(model.trivial_anomalies(tensor, 0.0, 0.25, 1.0))) == (0.0, 1.0)
+    swapped, uniform = kinds(ops.convert_to_numpy(model.trivial_anomalies(tensor, 0.25, 0.25, 0.5)))
+    # N(0.5, 1) rows fall inside the box now and then (0.38 ** 5 of them): the far quarter adds a few.
+    assert 0.19 < swapped < 0.31 and 0.44 < uniform < 0.58
+
+
 def test_member_share_is_every_mth_row_wrapping_round_short_batches():
     model = small_da3d(members=3, member_batches="split", aae_epochs=0)
     rows = np.arange(14, dtype="float32").reshape(7, 2)
@@ -197,6 +216,8 @@ def test_bad_inputs_raise(thyroid):
         small_da3d(member_batches="halves")
     with pytest.raises(ValueError, match="argument `clip`"):
         small_da3d(clip="value")
+    with pytest.raises(ValueError, match=r"argument `trivial_uniform`.*at most 1 - trivial_swapped = 0.4"):
+        small_da3d(trivial_swapped=0.6, trivial_uniform=0.5)
     with pytest.raises(ValueError, match=r"aae_epochs=0\) would leave the own autoencoders of members 1-2"):
         small_da3d(members=3, member_autoencoders="own", aae_epochs=0).fit(thyroid[0][:10], epochs=1, verbose=0)
     model = small_da3d(aae_epochs=0)
