@@ -217,12 +217,9 @@ class AnomalyDetector(keras.Model):
         far = self.sample_trivial_anomalies(shape)
         if not swapped and not uniform:
             return far
-        if not uniform:
-            near = self.swap_features(rows, rate)
-            pick = keras.random.uniform((shape[0], 1), seed=self.seed_generator) < swapped
-            return keras.ops.where(pick, near, far)
+        # Only the kinds in use are drawn, so a share of 0 leaves the other kinds' draws as they were.
         near = self.swap_features(rows, rate) if swapped else far
-        box = keras.random.uniform(shape, seed=self.seed_generator)
+        box = keras.random.uniform(shape, seed=self.seed_generator) if uniform else far
         pick = keras.random.uniform((shape[0], 1), seed=self.seed_generator)
         return keras.ops.where(pick < swapped, near, keras.ops.where(pick < swapped + uniform, box, far))
 
