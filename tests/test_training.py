@@ -114,6 +114,28 @@ def test_the_methods_seed_generator_draws_what_keras_own_draws():
     assert keras.ops.convert_to_numpy(ours.state.value).tolist() == [3, 6]
 
 
+def test_weight_averages_update_as_keras_assignments_compute_them():
+    # backend.update_averages (torch: fused foreach calls) gives the caller's Keras formula, bit for bit.
+    rng = np.random.default_rng(0)
+    shapes = [(3, 4), (4,), (1,)]
+    values = [rng.normal(size=s).astype("float32") for s in shapes]
+    targets = [rng.normal(size=s).astype("float32") for s in shapes]
+    averages = [keras.Variable(v, trainable=False) for v in values]
+    variables = [keras.Variable(t) for t in targets]
+    momentum = keras.ops.convert_to_tensor(0.9, "float32")
+    if not backend.update_averages(averages, variables, momentum):
+        assert BACKEND != "torch"
+        for average, variable in zip(averages, variables, strict=True):
+            average.assign(momentum * average + (1.0 - momentum) * variable)
+    expected = [
+        keras.ops.convert_to_numpy(momentum * keras.ops.convert_to_tensor(v) + (1.0 - momentum) * t)
+        for v, t in zip(values, targets, strict=True)
+    ]
+    for average, want in zip(averages, expected, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(average), want)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(variables[0]), targets[0])
+
+
 def test_files_saved_with_plain_functional_networks_still_load(normal_data, tmp_path, monkeypatch):
     # Before `networks.Functional`, the builders returned Keras' own functional models; a .keras file
     # names the weights of networks held in lists (DHAG's perturbators) after their class.

@@ -22,6 +22,10 @@ Each backend module defines the same functions:
   outputs computed by calling its layers' ``call`` directly, or None for Keras' own
   ``__call__`` (only torch, which runs eagerly, takes the shortcut; see
   `keras_synthad.networks.Functional`).
+- ``update_averages(averages, variables, momentum)``: ``average = momentum * average +
+  (1 - momentum) * variable`` for each pair, done by the backend (True), or False for the
+  caller's Keras assignments (only torch, which runs eagerly, does it itself: one fused
+  call instead of a few operations per variable).
 - ``training_data(model, x, y, kwargs)``: the ``(x, y)`` that ``fit`` hands to Keras
   for checked arrays (TensorFlow: a `tf.data.Dataset` without background threads;
   JAX and torch: unchanged).
@@ -46,6 +50,7 @@ replicas = _module.replicas
 run_layers = _module.run_layers
 train_step = _module.train_step
 training_data = _module.training_data
+update_averages = _module.update_averages
 update_role = _module.update_role
 
 __all__ = [
@@ -56,5 +61,6 @@ __all__ = [
     "run_layers",
     "train_step",
     "training_data",
+    "update_averages",
     "update_role",
 ]

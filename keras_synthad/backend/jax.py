@@ -77,6 +77,11 @@ def run_layers(network, inputs, training=None, **kwargs):
     return None
 
 
+def update_averages(averages, variables, momentum):
+    """False: the caller's Keras assignments (traced once into the compiled step)."""
+    return False
+
+
 def training_data(model, x, y, kwargs):
     """``(x, y)`` unchanged: Keras' own array iterator feeds the step."""
     return x, y

@@ -56,6 +56,11 @@ def run_layers(network, inputs, training=None, **kwargs):
     return None
 
 
+def update_averages(averages, variables, momentum):
+    """False: the caller's Keras assignments (traced once into the compiled step)."""
+    return False
+
+
 #: ``fit`` arguments that `training_data` leaves to Keras' own array pipeline.
 KERAS_ARRAY_ARGUMENTS = ("sample_weight", "class_weight", "steps_per_epoch")
 
