@@ -234,22 +234,24 @@ def test_default_tabular_autoencoder_funnels_from_at_most_table_1s_widest_layer(
     assert autoencoder.latent_dim == -(-width // 12)
 
 
-def test_learning_rates_of_the_presets_reach_every_optimizer(tmp_path):
-    # The tabular default trains every network, the default AAE's too, at 5e-4; the paper at 1e-4.
+def test_learning_rates_reach_every_optimizer(tmp_path):
+    # learning_rate sets the alarm's, generator's and critic's Adam; aae_learning_rate the default AAE's.
     def rates(model):
         aae = model.autoencoder.default_optimizers().values()
         own = model.default_optimizers().values()
         return {round(float(o.learning_rate), 8) for o in aae}, {round(float(o.learning_rate), 8) for o in own}
 
-    model = ks.DA3D((6,), aae_epochs=0, seed=0)
-    assert rates(model) == ({5e-4}, {5e-4})
+    assert rates(ks.DA3D((6,), aae_epochs=0)) == ({1e-4}, {1e-4})  # the paper's rates, in every preset
     assert rates(ks.DA3D((6,), preset="paper", aae_epochs=0)) == ({1e-4}, {1e-4})
-    assert rates(ks.DA3D((8, 8, 1), aae_epochs=0)) == ({1e-4}, {1e-4})  # images: not measured, the paper's
+    model = ks.DA3D((6,), learning_rate=5e-4, aae_learning_rate=2e-4, aae_epochs=0, seed=0)
+    assert rates(model) == ({2e-4}, {5e-4})
     given = ks.DA3D((6,), autoencoder=small_aae(), aae_learning_rate=0.5, aae_epochs=0)
     assert given.autoencoder.learning_rate == 1e-3  # a given autoencoder keeps its own rate
     model.save(tmp_path / "m.keras")
     restored = keras.saving.load_model(tmp_path / "m.keras")
-    assert rates(restored) == ({5e-4}, {5e-4}) and restored.get_config()["aae_learning_rate"] == 5e-4
+    assert rates(restored) == ({2e-4}, {5e-4}) and restored.get_config()["aae_learning_rate"] == 2e-4
+    with pytest.raises(ValueError, match="argument `aae_learning_rate`"):
+        ks.DA3D((6,), aae_learning_rate=0.0)
 
 
 # --- image inputs: Table 1's convolutional AAE -------------------------------------------
