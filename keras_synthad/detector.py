@@ -278,11 +278,7 @@ class AnomalyDetector(keras.Model):
     def update_weight_averages(self) -> None:
         first = keras.ops.equal(self.optimizer.iterations, 0)
         momentum = keras.ops.where(first, 0.0, self.weight_averaging)
-        variables = self._averaged_variables()
-        if backend.update_averages(self.weight_averages, variables, momentum):
-            return
-        for average, variable in zip(self.weight_averages, variables, strict=True):
-            average.assign(momentum * average + (1.0 - momentum) * variable)
+        backend.update_averages(self.weight_averages, self._averaged_variables(), momentum)
 
     def load_weight_averages(self) -> None:
         """Copy the averaged weights into the scoring networks (the end of every ``fit``)."""

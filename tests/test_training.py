@@ -8,6 +8,7 @@ from conftest import BACKEND, fast_optimizers, tiny_aae, tiny_fence_gan
 
 import keras_synthad as ks
 from keras_synthad import backend, networks
+from keras_synthad.backend import averages as averages_module
 
 
 def _weights(network):
@@ -114,26 +115,26 @@ def test_the_methods_seed_generator_draws_what_keras_own_draws():
     assert keras.ops.convert_to_numpy(ours.state.value).tolist() == [3, 6]
 
 
-def test_weight_averages_update_as_keras_assignments_compute_them():
-    # backend.update_averages (torch: fused foreach calls) gives the caller's Keras formula, bit for bit.
+def test_weight_averages_update_by_the_moving_average_formula():
+    # backend.update_averages (torch: fused foreach calls; JAX and TF: Keras assignments) against numpy.
     rng = np.random.default_rng(0)
     shapes = [(3, 4), (4,), (1,)]
     values = [rng.normal(size=s).astype("float32") for s in shapes]
     targets = [rng.normal(size=s).astype("float32") for s in shapes]
     averages = [keras.Variable(v, trainable=False) for v in values]
     variables = [keras.Variable(t) for t in targets]
-    momentum = keras.ops.convert_to_tensor(0.9, "float32")
-    if not backend.update_averages(averages, variables, momentum):
-        assert BACKEND != "torch"
-        for average, variable in zip(averages, variables, strict=True):
-            average.assign(momentum * average + (1.0 - momentum) * variable)
-    expected = [
-        keras.ops.convert_to_numpy(momentum * keras.ops.convert_to_tensor(v) + (1.0 - momentum) * t)
-        for v, t in zip(values, targets, strict=True)
-    ]
-    for average, want in zip(averages, expected, strict=True):
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(average), want)
+    momentum = np.float32(0.9)
+    backend.update_averages(averages, variables, keras.ops.convert_to_tensor(momentum))
+    for average, value, target in zip(averages, values, targets, strict=True):
+        want = momentum * value + (np.float32(1) - momentum) * target
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(average), want, rtol=1e-6, atol=1e-7)
+        assert not np.allclose(want, value)  # the update moved it
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(variables[0]), targets[0])
+    if BACKEND == "torch":  # the fused path gives the Keras assignments' bits
+        keras_path = [keras.Variable(v, trainable=False) for v in values]
+        averages_module.assign_averages(keras_path, variables, keras.ops.convert_to_tensor(momentum))
+        for fused, assigned in zip(averages, keras_path, strict=True):
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(fused), keras.ops.convert_to_numpy(assigned))
 
 
 def test_files_saved_with_plain_functional_networks_still_load(normal_data, tmp_path, monkeypatch):

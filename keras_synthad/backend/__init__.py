@@ -23,9 +23,9 @@ Each backend module defines the same functions:
   ``__call__`` (only torch, which runs eagerly, takes the shortcut; see
   `keras_synthad.networks.Functional`).
 - ``update_averages(averages, variables, momentum)``: ``average = momentum * average +
-  (1 - momentum) * variable`` for each pair, done by the backend (True), or False for the
-  caller's Keras assignments (only torch, which runs eagerly, does it itself: one fused
-  call instead of a few operations per variable).
+  (1 - momentum) * variable`` for each pair (JAX and TensorFlow: Keras assignments traced
+  into the step, `averages.assign_averages`; torch, which runs eagerly: fused calls over
+  all the tensors instead of a few operations per variable).
 - ``training_data(model, x, y, kwargs)``: the ``(x, y)`` that ``fit`` hands to Keras
   for checked arrays (TensorFlow: a `tf.data.Dataset` without background threads;
   JAX and torch: unchanged).

@@ -17,6 +17,8 @@ import jax
 import keras
 from keras import StatelessScope
 
+from keras_synthad.backend.averages import assign_averages
+
 
 def check_distribution(model):
     """Nothing to refuse: ``keras.distribution.DataParallel`` shards each batch and the compiled step
@@ -78,8 +80,8 @@ def run_layers(network, inputs, training=None, **kwargs):
 
 
 def update_averages(averages, variables, momentum):
-    """False: the caller's Keras assignments (traced once into the compiled step)."""
-    return False
+    """The moving averages as Keras assignments (traced once into the compiled step)."""
+    assign_averages(averages, variables, momentum)
 
 
 def training_data(model, x, y, kwargs):

@@ -12,6 +12,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_synthad.backend.averages import assign_averages
+
 
 def check_distribution(model):
     """Nothing to refuse: replica strategies get per-replica loss scaling and noise (tested on
@@ -57,8 +59,8 @@ def run_layers(network, inputs, training=None, **kwargs):
 
 
 def update_averages(averages, variables, momentum):
-    """False: the caller's Keras assignments (traced once into the compiled step)."""
-    return False
+    """The moving averages as Keras assignments (traced once into the compiled step)."""
+    assign_averages(averages, variables, momentum)
 
 
 #: ``fit`` arguments that `training_data` leaves to Keras' own array pipeline.

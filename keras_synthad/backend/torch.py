@@ -7,6 +7,7 @@ import weakref
 import keras
 import torch
 
+from keras_synthad.backend.averages import assign_averages
 from keras_synthad.backend.errors import DistributionNotSupportedError
 
 
@@ -52,20 +53,20 @@ def next_seed(generator, ordered=True):
 def update_averages(averages, variables, momentum):
     """``average = momentum * average + (1 - momentum) * variable``, as fused ``torch._foreach`` calls.
 
-    The same arithmetic in the same order as the caller's Keras assignments (so the same
-    bits), in three calls over all the tensors instead of four operations and an assignment
-    per variable: DHAG averages ten tensors, and Keras' way cost about 0.5-1 ms of its
-    step. False (the caller's Keras path) in a stateless scope, where a variable's value is
-    the scope's and not the tensor it stores.
+    The same arithmetic in the same order as the Keras assignments of the other backends
+    (`assign_averages`, so the same bits), in three calls over all the tensors instead of four
+    operations and an assignment per variable: DHAG averages ten tensors, and Keras' way cost
+    about 0.5-1 ms of its step. In a stateless scope, where a variable's value is the scope's
+    and not the tensor it stores, the Keras assignments.
     """
     averages, variables = list(averages), list(variables)
     if any(x.value is not getattr(x, "_value", None) for x in averages + variables):
-        return False
+        assign_averages(averages, variables, momentum)
+        return
     targets = [a.value for a in averages]
     with torch.no_grad():
         torch._foreach_mul_(targets, momentum)
         torch._foreach_add_(targets, torch._foreach_mul([v.value for v in variables], 1.0 - momentum))
-    return True
 
 
 def train_step(model, data):
