@@ -207,18 +207,12 @@ class AnomalyDetector(keras.Model):
         replace = keras.random.uniform(shape, seed=self.seed_generator) < rate
         return keras.ops.where(replace, keras.ops.take_along_axis(rows, donors, axis=0), rows)
 
-    def trivial_anomalies(
-        self, rows, swapped: float = 0.0, rate: float = 0.25, uniform: float = 0.0, binary_coin: bool = False
-    ):
+    def trivial_anomalies(self, rows, swapped: float = 0.0, rate: float = 0.25, uniform: float = 0.0):
         """One trivial anomaly per row of the batch `rows`: with probability `swapped` the row
         with swapped features (`swap_features` at `rate`, near the data), with probability
         `uniform` a row drawn uniformly from [0, 1]^d (the box the data is scaled to: a
         classifier of normal rows against it learns where in the box the data is dense),
-        otherwise an ``N(0.5, 1)`` row (far from it).
-
-        `binary_coin`: in the uniform rows, a column whose values in the batch are all 0 or 1
-        (a flag, a one-hot level) gets a fair coin instead (`coin_binary_columns`).
-        """
+        otherwise an ``N(0.5, 1)`` row (far from it)."""
         shape = keras.ops.shape(rows)
         far = self.sample_trivial_anomalies(shape)
         if not swapped and not uniform:
@@ -226,24 +220,8 @@ class AnomalyDetector(keras.Model):
         # Only the kinds in use are drawn, so a share of 0 leaves the other kinds' draws as they were.
         near = self.swap_features(rows, rate) if swapped else far
         box = keras.random.uniform(shape, seed=self.seed_generator) if uniform else far
-        if uniform and binary_coin:
-            box = self.coin_binary_columns(rows, box)
         pick = keras.random.uniform((shape[0], 1), seed=self.seed_generator)
         return keras.ops.where(pick < swapped, near, keras.ops.where(pick < swapped + uniform, box, far))
-
-    @staticmethod
-    def coin_binary_columns(rows, uniform_rows):
-        """`uniform_rows` (uniform in [0, 1]) with a fair coin, 0 or 1, in every column whose
-        values in the batch `rows` are all 0 or 1, drawn from the same uniform values.
-
-        A classifier tells a uniform value from a 0/1 column's values by the value alone
-        (is it 0 or 1?), which teaches it nothing about where the rows are dense; against
-        coins it has to learn which combinations of the flags the rows hold.
-        """
-        ops = keras.ops
-        binary = ops.all(ops.logical_or(ops.equal(rows, 0.0), ops.equal(rows, 1.0)), axis=0, keepdims=True)
-        coins = ops.cast(ops.less(uniform_rows, 0.5), uniform_rows.dtype)
-        return ops.where(binary, coins, uniform_rows)
 
     # --- weight averaging (a label-free stabiliser) -------------------------------
 

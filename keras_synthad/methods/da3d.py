@@ -28,7 +28,6 @@ GENERATORS = ("gan", "simple")
 CLIP_KINDS = ("weights", "gradient_norm")
 MEMBER_AUTOENCODERS = ("shared", "own")
 MEMBER_BATCHES = ("shared", "split")
-BINARY_COLUMNS = ("coin", "uniform")
 ALARM_UNITS = (1000, 500, 200, 75)
 GENERATOR_UNITS = (50, 40, 30, 20)
 CRITIC_UNITS = (40, 20, 10, 5)
@@ -52,7 +51,6 @@ PAPER = dict(
     weight_averaging=0.0,
     trivial_swapped=0.0,
     trivial_uniform=0.0,
-    binary_columns="uniform",
     swap_rate=0.25,
     members=1,
     member_autoencoders="shared",
@@ -62,9 +60,7 @@ PAPER = dict(
 DEFAULT_RECIPE = dict(clip="gradient_norm", weight_averaging=0.99)
 # Measured on tables only: the alarm reads the encoder's activations too, and is a quarter of the paper's size;
 # half of the trivial anomalies are uniform in the box.
-DEFAULT_TABULAR = dict(
-    DEFAULT_RECIPE, activations="all", alarm_units=(256, 128, 64, 32), trivial_uniform=0.5, binary_columns="coin"
-)
+DEFAULT_TABULAR = dict(DEFAULT_RECIPE, activations="all", alarm_units=(256, 128, 64, 32), trivial_uniform=0.5)
 
 # The widest first encoder layer of Table 1 (Census); the default tabular funnel never starts wider.
 MAX_TABULAR_WIDTH = 600
@@ -199,10 +195,6 @@ class DA3D(AnomalyDetector):
             the box the rows are scaled to, instead of ``n_x ~ N(0.5, 1)`` (0: the paper
             and images; .5: the tabular default). Against such rows the alarm learns where
             in the box the normal rows are dense, which far rows cannot teach it.
-        binary_columns: what the uniform trivial rows hold in a column whose values in the
-            batch are all 0 or 1: ``"coin"`` (0 or 1, fair; the tabular default) or
-            ``"uniform"`` (a value in [0, 1], which the alarm tells from the rows' by the
-            value alone).
         swap_rate: probability that `swap_features` replaces a value (.25).
         members: how many (alarm, generator, critic) triples train side by side on the
             frozen AAE from different initial weights; the score is their mean
@@ -242,7 +234,6 @@ class DA3D(AnomalyDetector):
         "weight_averaging": WEIGHT_AVERAGING,
         "trivial_swapped": Interval(float, 0, 1),
         "trivial_uniform": Interval(float, 0, 1),
-        "binary_columns": Options(*BINARY_COLUMNS),
         "swap_rate": Interval(float, 0, 1),
         "members": Interval(int, 1),
         "member_autoencoders": Options(*MEMBER_AUTOENCODERS),
@@ -270,7 +261,6 @@ class DA3D(AnomalyDetector):
         weight_averaging=None,
         trivial_swapped=None,
         trivial_uniform=None,
-        binary_columns=None,
         swap_rate=None,
         members=None,
         member_autoencoders=None,
@@ -523,9 +513,7 @@ class DA3D(AnomalyDetector):
         # Sample trivial anomalies n_x ~ N(.5, 1) (or rows with swapped features, or rows uniform in
         # [0, 1]^d: `trivial_swapped`, `trivial_uniform`), wide codes n_h ~ N(0, sigma^2), generator noise.
         trivial = [
-            self.trivial_anomalies(
-                rows, self.trivial_swapped, self.swap_rate, self.trivial_uniform, self.binary_columns == "coin"
-            )
+            self.trivial_anomalies(rows, self.trivial_swapped, self.swap_rate, self.trivial_uniform)
             for rows, _ in shares
         ]
         wide_codes = [self.sample_wide_codes(ops.shape(rows)[0]) for rows, _ in shares]
