@@ -118,11 +118,33 @@ def test_simple_variant_trains_only_the_alarm(thyroid):
     assert not hasattr(model, "critic")
 
 
-@pytest.mark.parametrize("activations, width", [("decoder", 3 + 6 + 8), ("encoder", 8 + 6 + 3), ("all", 34)])
+@pytest.mark.parametrize(
+    "activations, width", [("decoder", 3 + 6 + 8), ("encoder", 8 + 6 + 3), ("all", 34), ("input", 6)]
+)
 def test_activation_choices(activations, width, thyroid):
     model = small_da3d(activations=activations, aae_epochs=0)
     assert model.activation_width == width
     assert model.predict(thyroid[0][:10], verbose=0).shape == (10,)
+
+
+def test_an_alarm_reading_the_input_scores_the_rows_and_sees_generated_codes_decoded(thyroid):
+    model = small_da3d(activations="input", aae_epochs=2)
+    assert ks.DA3D((6,), seed=0).activations == "input"  # the tabular default
+    model.fit(thyroid[0][:200], epochs=1, batch_size=100, verbose=0)
+    x = thyroid[0][:20]
+    np.testing.assert_allclose(ops.convert_to_numpy(model.activations_of_input(ops.convert_to_tensor(x))), x)
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0),
+        ops.convert_to_numpy(ops.sigmoid(model.alarm(ops.convert_to_tensor(x)))).ravel(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    codes = ops.convert_to_tensor(np.random.default_rng(0).normal(size=(5, model.latent_dim)).astype("float32"))
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(model.activations_of_code(codes)),
+        ops.convert_to_numpy(model.autoencoder.decoder(codes)),
+        rtol=1e-6,
+    )
 
 
 def test_round_trip(trained, thyroid, tmp_path):

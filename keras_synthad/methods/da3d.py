@@ -58,7 +58,7 @@ PAPER = dict(
 )
 # The label-free default recipe (see the class docstring).
 DEFAULT_RECIPE = dict(clip="gradient_norm", weight_averaging=0.99)
-# Measured on tables only: the alarm reads the encoder's activations too, and is a quarter of the paper's size;
+# Measured on tables only: the alarm reads the rows themselves and is a quarter of the paper's size;
 # half of the trivial anomalies are uniform in the box.
 DEFAULT_TABULAR = dict(DEFAULT_RECIPE, activations="input", alarm_units=(256, 128, 64, 32), trivial_uniform=0.5)
 
@@ -128,34 +128,26 @@ class DA3D(AnomalyDetector):
     - ``"paper"``: §4.1 (generator + critic with weight clipping at 0.01).
     - ``"authors_code"``: the code clips the critic's gradient norm instead.
     - ``"default"``: the code's gradient-norm clipping (the weight-clipped critic
-      stayed inert), Polyak-averaged alarm weights for scoring, and the alarm reading
-      the encoder's activations as well as the decoder's (``activations="all"``: the
-      default tabular AAE's code has about d/12 values, and what it drops never reaches
-      a decoder-only alarm; images keep the decoder's), and for tables an alarm of
-      256-128-64-32 units instead of 1000-500-200-75 (a fit takes a third of the time).
-      On the peer benchmark's tuning tables (seed 0, about 1,000 steps) mean AUROC .830,
-      against .820 with the paper's alarm size, .803 with the decoder's activations
-      only and .772 with the paper's preset (IForest .911); seeds 1-2: .855. For tables,
-      half of eq. (1)'s trivial anomalies are rows uniform in [0, 1]^d
-      (``trivial_uniform=0.5``): seeds 0-2 on the tuning tables .861 against .847
-      (glass .683 → .753, wine .951 → .988). On 27 ADBench tables, seeds 0-2: .788
-      against IForest's .812 on the same splits (.777 before the uniform rows; still
-      below IForest's; InternetAds, 1,555 columns, ranks at chance: .487). Every network,
-      the default AAE's too, at 5e-4 instead of 1e-4 ranked better on the tuning tables
-      (seeds 0-2: .891 against .861) but not on the 18 untouched ones (.739 against .752;
-      all 27: .789 against .788; ``benchmarks/results/da3d_rates_peers.json``), so the
-      rates stay the paper's; ``learning_rate`` and ``aae_learning_rate`` set them.
-      One DA3D's ranking depends on its initial weights (optdigits, seed 0: AUROC .62,
-      .96 and .89 from three whole fits), and averaging three whole fits (each with
-      its own AAE) ranked better (tuning tables, seed 0: .896 against .862). The
-      ``members=3`` option shares one AAE between three alarms, and that gains little:
-      26 tables, seed 0, .799 against .793 for three times the alarm's cost. With an
-      AAE each and a third of every batch each (``member_autoencoders="own"``,
-      ``member_batches="split"``) three members ranked better on 17 tuning runs (.877
-      against .835), but on the untouched tables they did not (10 tables x seeds 0-2:
-      .637 against .641 with one member, IForest .688) for three to four times the fit
-      time, so the default keeps one member
-      (``benchmarks/results/da3d_own_members_peers.json``).
+      stayed inert) and Polyak-averaged alarm weights for scoring. Images: the alarm
+      reads the decoder's activations (the paper). Tables: the alarm reads the rows
+      themselves (``activations="input"``; generated codes are decoded into rows, so
+      the AAE shapes the generated anomalies and scoring is the alarm alone), an alarm
+      of 256-128-64-32 units instead of 1000-500-200-75, and half of eq. (1)'s trivial
+      anomalies uniform in [0, 1]^d (``trivial_uniform=0.5``: against rows that cover
+      the box the alarm learns where in it the rows are dense). Peer benchmark, seeds
+      0-2, mean AUROC on the 9 tuning tables / the 18 untouched ones / all 27: .879 /
+      .763 / .802 (IForest .905 / .765 / .812; ``benchmarks/results/peers``). The
+      steps before it, on the tuning tables: the paper's preset .772 (seed 0), the
+      clipping and averaging .803, the encoder's activations too (``"all"``) .820, the
+      smaller alarm .830 (seeds 0-2: .847), the uniform rows .861 (all 27: .788), the
+      rows as the alarm's input .879. The 27 tables' InternetAds (1,555 flag columns)
+      went from chance (.487) to .780 with the rows as input; mammography fell from .836
+      to .682. Tried and not kept (``benchmarks/results/tuning/README.md``): every network at
+      5e-4 instead of 1e-4 (better on the tuning tables, worse on the untouched ones:
+      ``da3d_rates_peers.json``; ``learning_rate`` and ``aae_learning_rate`` stay), three members with an AAE each
+      (``da3d_own_members_peers.json``; ``members``, ``member_autoencoders`` and
+      ``member_batches`` stay as options), coins in binary columns
+      (``da3d_coin_peers.json``), swapped, jittered and out-of-box trivial rows.
 
     Args:
         input_shape: ``(d,)`` or ``(H, W, C)``; the default autoencoder is chosen from it.
