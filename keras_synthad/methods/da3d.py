@@ -142,9 +142,10 @@ class DA3D(AnomalyDetector):
       smaller alarm .830 (seeds 0-2: .847), the uniform rows .861 (all 27: .788), the
       rows as the alarm's input .879. The 27 tables' InternetAds (1,555 flag columns)
       went from chance (.487) to .780 with the rows as input; mammography fell from .836
-      to .682. Tried and not kept (``benchmarks/results/tuning/README.md``): every network at
-      5e-4 instead of 1e-4 (better on the tuning tables, worse on the untouched ones:
-      ``da3d_rates_peers.json``; ``learning_rate`` and ``aae_learning_rate`` stay), three members with an AAE each
+      to .682. Tried and not kept (``benchmarks/results/tuning/README.md``): every
+      network at 5e-4 instead of 1e-4 (better on the tuning tables, worse on the
+      untouched ones: ``da3d_rates_peers.json``; ``learning_rate`` and
+      ``aae_learning_rate`` stay), three members with an AAE each
       (``da3d_own_members_peers.json``; ``members``, ``member_autoencoders`` and
       ``member_batches`` stay as options), coins in binary columns
       (``da3d_coin_peers.json``), swapped, jittered and out-of-box trivial rows.
