@@ -419,11 +419,9 @@ class AnomalyDetector(keras.Model):
         losses = self.algorithm_step(x, y)
         if self.weight_averages:
             self.update_weight_averages()
-        for tracker in self.loss_trackers:
-            if tracker.name in losses:
-                tracker.update_state(losses[tracker.name])
+        logs = backend.update_trackers(self.loss_trackers, losses)
         self.optimizer.iterations.assign_add(1)
-        return {tracker.name: tracker.result() for tracker in self.loss_trackers}
+        return logs
 
     @property
     def metrics(self):

@@ -137,6 +137,28 @@ def test_weight_averages_update_by_the_moving_average_formula():
             np.testing.assert_array_equal(keras.ops.convert_to_numpy(fused), keras.ops.convert_to_numpy(assigned))
 
 
+def test_loss_trackers_hold_the_mean_of_the_losses_seen():
+    # backend.update_trackers (torch: in-place calls; JAX and TF: Keras' Mean) against numpy and Keras' Mean.
+    trackers = [keras.metrics.Mean(name=name) for name in ("a", "b", "never")]
+    keras_path = [keras.metrics.Mean(name=name) for name in ("a", "b", "never")]
+    seen = {"a": [0.3, 1.7, -0.25], "b": [2.5, 0.125, 4.0]}
+    for step in range(3):
+        losses = {name: keras.ops.convert_to_tensor(np.float32(values[step])) for name, values in seen.items()}
+        logs = backend.update_trackers(trackers, losses)
+        for tracker in keras_path:
+            if tracker.name in losses:
+                tracker.update_state(losses[tracker.name])
+    logs = {name: float(keras.ops.convert_to_numpy(value)) for name, value in logs.items()}
+    assert logs["never"] == 0.0  # no loss of that name: Keras' divide_no_nan gives 0, not NaN
+    for name, values in seen.items():
+        assert logs[name] == pytest.approx(np.mean(np.float32(values)), rel=1e-6)
+    for fast, keras_mean in zip(trackers, keras_path, strict=True):  # the same bits as Keras' own calls
+        assert float(keras.ops.convert_to_numpy(fast.result())) == float(
+            keras.ops.convert_to_numpy(keras_mean.result())
+        )
+        assert float(keras.ops.convert_to_numpy(fast.count)) == float(keras.ops.convert_to_numpy(keras_mean.count))
+
+
 def test_files_saved_with_plain_functional_networks_still_load(normal_data, tmp_path, monkeypatch):
     # Before `networks.Functional`, the builders returned Keras' own functional models; a .keras file
     # names the weights of networks held in lists (DHAG's perturbators) after their class.

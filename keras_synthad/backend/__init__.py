@@ -26,6 +26,9 @@ Each backend module defines the same functions:
   (1 - momentum) * variable`` for each pair (JAX and TensorFlow: Keras assignments traced
   into the step, `averages.assign_averages`; torch, which runs eagerly: fused calls over
   all the tensors instead of a few operations per variable).
+- ``update_trackers(trackers, losses)``: each loss added to the `keras.metrics.Mean`
+  tracker of its name, and the trackers' results as the step's logs (JAX and TensorFlow:
+  Keras' calls, `trackers.update_trackers`; torch: in-place calls on the same tensors).
 - ``training_data(model, x, y, kwargs)``: the ``(x, y)`` that ``fit`` hands to Keras
   for checked arrays (TensorFlow: a `tf.data.Dataset` without background threads;
   JAX and torch: unchanged).
@@ -51,6 +54,7 @@ run_layers = _module.run_layers
 train_step = _module.train_step
 training_data = _module.training_data
 update_averages = _module.update_averages
+update_trackers = _module.update_trackers
 update_role = _module.update_role
 
 __all__ = [
@@ -63,4 +67,5 @@ __all__ = [
     "training_data",
     "update_averages",
     "update_role",
+    "update_trackers",
 ]

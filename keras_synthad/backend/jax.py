@@ -17,6 +17,7 @@ import jax
 import keras
 from keras import StatelessScope
 
+from keras_synthad.backend import trackers
 from keras_synthad.backend.averages import assign_averages
 
 
@@ -87,3 +88,6 @@ def update_averages(averages, variables, momentum):
 def training_data(model, x, y, kwargs):
     """``(x, y)`` unchanged: Keras' own array iterator feeds the step."""
     return x, y
+
+
+update_trackers = trackers.update_trackers  # Keras' Mean calls, traced into the step

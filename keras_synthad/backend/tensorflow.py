@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_synthad.backend import trackers
 from keras_synthad.backend.averages import assign_averages
 
 
@@ -119,3 +120,6 @@ def training_data(model, x, y, kwargs):
     options.autotune.enabled = False
     options.experimental_optimization.apply_default_optimizations = False
     return batches.map(gather).with_options(options), None
+
+
+update_trackers = trackers.update_trackers  # Keras' Mean calls, traced into the step
