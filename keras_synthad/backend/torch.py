@@ -78,9 +78,8 @@ def update_trackers(trackers, losses):
     dtype and shape handling of its dozen Keras operations (about 130 us a tracker a step on
     a CPU core, against 16). Other trackers, other losses and stateless scopes take Keras' path.
     """
-    variables = [v for tracker in trackers for v in (tracker.total, tracker.count)]
     if any(type(t) is not keras.metrics.Mean for t in trackers) or any(
-        v.value is not getattr(v, "_value", None) for v in variables
+        v.value is not getattr(v, "_value", None) for t in trackers for v in (t.total, t.count)
     ):
         return keras_trackers.update_trackers(trackers, losses)
     logs = {}
