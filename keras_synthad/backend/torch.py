@@ -30,6 +30,12 @@ def replicas() -> int:
     return 1
 
 
+def _stores_its_value(*variables) -> bool:
+    """Whether every variable's value is the tensor it stores, so in-place torch calls on it
+    update the variable (not so in a stateless scope, where the value is the scope's)."""
+    return all(v.value is getattr(v, "_value", None) for v in variables)
+
+
 def next_seed(generator, ordered=True):
     """The seed of `generator`'s next draw, as Keras' ``SeedGenerator.next`` gives it, and cheaper.
 
@@ -42,8 +48,7 @@ def next_seed(generator, ordered=True):
     (where the state's value is the scope's, not the variable's) keep Keras' ``next``.
     """
     state = generator.state.value
-    stored = getattr(generator.state, "_value", None)
-    if not ordered or state is not stored or state.dtype != torch.int32 or state.shape != (2,):
+    if not ordered or not _stores_its_value(generator.state) or state.dtype != torch.int32 or state.shape != (2,):
         return keras.random.SeedGenerator.next(generator, ordered)
     first, second = state.tolist()
     with torch.no_grad():
@@ -61,7 +66,7 @@ def update_averages(averages, variables, momentum):
     and not the tensor it stores, the Keras assignments.
     """
     averages, variables = list(averages), list(variables)
-    if any(x.value is not getattr(x, "_value", None) for x in averages + variables):
+    if not _stores_its_value(*averages, *variables):
         assign_averages(averages, variables, momentum)
         return
     targets = [a.value for a in averages]
@@ -78,8 +83,8 @@ def update_trackers(trackers, losses):
     dtype and shape handling of its dozen Keras operations (about 130 us a tracker a step on
     a CPU core, against 16). Other trackers, other losses and stateless scopes take Keras' path.
     """
-    if any(type(t) is not keras.metrics.Mean for t in trackers) or any(
-        v.value is not getattr(v, "_value", None) for t in trackers for v in (t.total, t.count)
+    if any(type(t) is not keras.metrics.Mean for t in trackers) or not _stores_its_value(
+        *(v for t in trackers for v in (t.total, t.count))
     ):
         return keras_trackers.update_trackers(trackers, losses)
     logs = {}
