@@ -454,6 +454,40 @@ def test_example_gen_refuses_an_empty_file_and_labels_that_match_no_row(tmp_path
         example_gen.run(cfg.data, tmp_path / "out2", log=lambda line: None)
 
 
+def test_example_gen_reads_tfrecord_input_like_the_same_rows_in_csv(tmp_path):
+    import tensorflow as tf
+
+    from keras_synthad.pipelines import example_gen
+
+    frame = make_frame(120)
+    csv = tmp_path / "rows.csv"
+    frame.to_csv(csv, index=False)
+    columns = {k: frame[k].astype(str).to_numpy(dtype=object) for k in ("proto", "service", "label")}
+    columns.update({k: frame[k].to_numpy(dtype=np.float32) for k in ("rate", "size", "count")})
+    serialized = examples.encode(columns)
+    # Two shards, one plain and one gzipped, read in name order through a glob.
+    with tf.io.TFRecordWriter(str(tmp_path / "part-0.tfrecord")) as writer:
+        for record in serialized[:70]:
+            writer.write(record)
+    examples.write(tmp_path / "part-1.tfrecord.gz", serialized[70:])
+    assert examples.read_records([str(tmp_path / "part-1.tfrecord.gz")]) == serialized[70:]
+    outputs = {}
+    for name, source in [("csv", csv), ("tfrecord", tmp_path / "part-*")]:
+        cfg = make_config(tmp_path, source, data={"format": name})
+        example_gen.run(cfg.data, tmp_path / name, log=lambda line: None)
+        outputs[name] = {split: examples.decode(examples.read(tmp_path / name, split)) for split in config.SPLITS}
+    for split in config.SPLITS:
+        from_csv, from_tfrecord = outputs["csv"][split], outputs["tfrecord"][split]
+        assert sorted(from_csv) == sorted(from_tfrecord)
+        for column in from_csv:
+            np.testing.assert_array_equal(from_csv[column], from_tfrecord[column], err_msg=f"{split}/{column}")
+    missing = make_config(tmp_path, tmp_path / "shard-*", data={"format": "tfrecord"})
+    with pytest.raises(FileNotFoundError, match=r"input .*shard-\* matches no file"):
+        example_gen.run(missing.data, tmp_path / "missing", log=lambda line: None)
+    first = examples.read(tmp_path / "csv", "train", count=3)
+    assert first == examples.read(tmp_path / "csv", "train")[:3]
+
+
 @tf_only
 def test_a_model_no_better_than_chance_is_refused_without_floors(pushed, tmp_path):
     from keras_synthad.pipelines import evaluator

@@ -34,25 +34,24 @@ EMPTY_ROWS_SHOWN = 5  # input rows named per column with empty cells
 
 
 def _read(data: DataConfig) -> pd.DataFrame:
+    if data.format == "tfrecord":  # one file, or shards named by a pattern and read in name order
+        pattern = "*" in data.input.name
+        paths = sorted(data.input.parent.glob(data.input.name)) if pattern else [data.input] * data.input.exists()
+        if not paths:
+            raise FileNotFoundError(f"[data] input {data.input} {'matches no file' if pattern else 'does not exist'}.")
+        serialized = []
+        for path in paths:
+            serialized += examples.read_records([str(path)], "GZIP" if path.suffix == ".gz" else "")
+        return pd.DataFrame(examples.decode(serialized))
     if not data.input.exists():
         raise FileNotFoundError(f"[data] input {data.input} does not exist.")
-    if data.format == "csv":
-        names = list(data.column_names) if data.column_names else None
-        try:
-            return pd.read_csv(
-                data.input, dtype=str, keep_default_na=False, header=None if names else "infer", names=names
-            )
-        except pd.errors.EmptyDataError:
-            raise DataValidationError(f"ExampleGen: [data] input {data.input} is empty (no header, no rows).") from None
     if data.format == "parquet":
         return pd.read_parquet(data.input)
-    serialized = []
-    for path in sorted(data.input.parent.glob(data.input.name)) if "*" in data.input.name else [data.input]:
-        import tensorflow as tf
-
-        compression = "GZIP" if path.suffix == ".gz" else ""
-        serialized += [r.numpy() for r in tf.data.TFRecordDataset(str(path), compression_type=compression)]
-    return pd.DataFrame(examples.decode(serialized))
+    names = list(data.column_names) if data.column_names else None
+    try:
+        return pd.read_csv(data.input, dtype=str, keep_default_na=False, header=None if names else "infer", names=names)
+    except pd.errors.EmptyDataError:
+        raise DataValidationError(f"ExampleGen: [data] input {data.input} is empty (no header, no rows).") from None
 
 
 def _as_text(values: pd.Series) -> np.ndarray:

@@ -64,23 +64,23 @@ def shard_files(uri, split: str) -> list[str]:
     return files
 
 
-def read(uri, split: str) -> list[bytes]:
-    """The serialized tf.Examples of one split."""
+def read_records(files, compression: str = "GZIP", count: int | None = None) -> list[bytes]:
+    """The serialized records of TFRecord `files`, in order (the first `count` only, without
+    reading the rest, when given). `compression`: ``"GZIP"`` or ``""``."""
     import tensorflow as tf
 
-    files = shard_files(uri, split)
+    data = tf.data.TFRecordDataset(files, compression_type=compression)
+    if count is not None:
+        data = data.take(count)
     records = []
-    for batch in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(65536):
+    for batch in data.batch(65536):
         records.extend(batch.numpy().tolist())
     return records
 
 
-def read_first(uri, split: str, count: int) -> list[bytes]:
-    """The first `count` serialized tf.Examples of one split (without reading the rest)."""
-    import tensorflow as tf
-
-    files = shard_files(uri, split)
-    return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP").take(count)]
+def read(uri, split: str, count: int | None = None) -> list[bytes]:
+    """The serialized tf.Examples of one split (the first `count` only, when given)."""
+    return read_records(shard_files(uri, split), count=count)
 
 
 def decode(serialized: list[bytes], batch_rows: int = 65536) -> dict[str, np.ndarray]:

@@ -129,7 +129,7 @@ def _train(spec: dict) -> dict:
     threshold = model.calibrate(ordered, contamination=spec["contamination"], scores=scores)
     np.save(output / SCORES_FILE, scores)
     model.save(output / MODEL_FILE)
-    raw = examples.decode(examples.read_first(spec["examples"], "train", 8))
+    raw = examples.decode(examples.read(spec["examples"], "train", count=8))
     warmup = {k: v for k, v in raw.items() if k in spec["raw_features"]}
     with tempfile.TemporaryDirectory(dir=output) as base:
         version = export_saved_model(

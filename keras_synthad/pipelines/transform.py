@@ -129,7 +129,7 @@ def run(
 ) -> dict:
     categorical = json.loads(examples_props["categorical_columns"])
     numeric = json.loads(examples_props["numeric_columns"])
-    columns = [c for c in examples.decode(examples.read(examples_uri, "train")[:1]) if c in categorical + numeric]
+    columns = [c for c in examples.decode(examples.read(examples_uri, "train", count=1)) if c in categorical + numeric]
     order = [transformed_name(c) for c in columns]
     raw = raw_schema(schema, columns)
     if config.module_file is not None:
