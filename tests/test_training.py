@@ -158,6 +158,49 @@ def test_loss_trackers_hold_the_mean_of_the_losses_seen():
         assert float(keras.ops.convert_to_numpy(fast.count)) == float(keras.ops.convert_to_numpy(keras_mean.count))
 
 
+@pytest.mark.skipif(BACKEND != "torch", reason="the torch backend's fused Adam")
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_fused_adam_updates_give_keras_adam_bits(amsgrad):
+    import torch
+
+    from keras_synthad.backend import torch as torch_backend
+
+    rng = np.random.default_rng(0)
+    shapes = [[(5, 3), (3,)], [(4,)], [(2, 2), (2,)]]  # three roles' variables
+    initial = [[rng.normal(size=shape).astype("float32") for shape in role] for role in shapes]
+    grads = [[rng.normal(size=shape).astype("float32") for role in shapes for shape in role] for _ in range(4)]
+
+    def build():
+        rates = [1e-3, keras.optimizers.schedules.PiecewiseConstantDecay([2], [1e-2, 1e-3]), 5e-4]
+        parts = []
+        for values, rate in zip(initial, rates, strict=True):
+            variables = [keras.Variable(v) for v in values]
+            optimizer = keras.optimizers.Adam(rate, amsgrad=amsgrad)
+            optimizer.build(variables)
+            parts.append((optimizer, variables))
+        return parts
+
+    fused, keras_path = build(), build()
+    with torch.no_grad():
+        for step_grads in grads:
+            tensors = [torch.tensor(g) for g in step_grads]
+            assert torch_backend.apply_adam(fused, tensors)
+            start = 0
+            for optimizer, variables in keras_path:
+                optimizer.apply(tensors[start : start + len(variables)], variables)
+                start += len(variables)
+    for (fast_optimizer, fast), (optimizer, variables) in zip(fused, keras_path, strict=True):
+        assert int(fast_optimizer.iterations.numpy()) == int(optimizer.iterations.numpy()) == len(grads)
+        for a, b in zip(fast + fast_optimizer.variables, variables + optimizer.variables, strict=True):
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    # Anything but a plain built Adam is left to Keras' own apply.
+    clipped = keras.optimizers.Adam(1e-3, global_clipnorm=1.0)
+    variable = keras.Variable(np.ones(3, "float32"))
+    clipped.build([variable])
+    assert not torch_backend.apply_adam([(clipped, [variable])], [torch.ones(3)])
+    assert float(clipped.iterations.numpy()) == 0 and np.all(variable.numpy() == 1)
+
+
 def test_files_saved_with_plain_functional_networks_still_load(normal_data, tmp_path, monkeypatch):
     # Before `networks.Functional`, the builders returned Keras' own functional models; a .keras file
     # names the weights of networks held in lists (DHAG's perturbators) after their class.

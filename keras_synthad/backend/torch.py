@@ -113,8 +113,101 @@ def update_role(model, variables, optimizer, loss_fn):
     loss.backward()
     grads = [v.value.grad for v in variables]
     with torch.no_grad():
-        optimizer.apply(grads, variables)
+        if not apply_adam(getattr(optimizer, "parts", [(optimizer, variables)]), grads):
+            optimizer.apply(grads, variables)
     return loss.detach()
+
+
+def apply_adam(parts, grads) -> bool:
+    """Keras' torch Adam (and AMSGrad) update of every ``(optimizer, variables)`` part, as one set
+    of fused ``torch._foreach`` calls over all the parts' tensors; False (nothing done) where
+    an optimizer is not a plain built Adam. `grads` are the parts' gradients, in order.
+
+    Keras applies each optimizer in turn, and each ``apply`` first filters, unscales, clips
+    and decays (none of which a plain Adam does) and looks up its slots through Keras'
+    variable bookkeeping: on DHAG's three roles that is about a fifth of its step. Here
+    the step size of each optimizer is Keras' expression on the same float32 tensors, the
+    moments and variables get Keras' ``_foreach`` arithmetic in Keras' order (the parts'
+    tensors are disjoint), and each iteration count goes up by one: the same bits.
+    """
+    variables = [v for _, part in parts for v in part]
+    if (
+        len(grads) != len(variables)
+        or any(g is None for g in grads)
+        or not all(_is_plain_adam(optimizer, part) for optimizer, part in parts)
+        or len({(o.beta_1, o.beta_2, o.epsilon, o.amsgrad) for o, _ in parts}) != 1
+    ):
+        return False
+    values = [v.value for v in variables]
+    if any(value is not getattr(v, "_value", None) for v, value in zip(variables, values, strict=True)):
+        return False  # a stateless scope's values (see `_stores_its_value`)
+    slots = [_adam_slots(optimizer, part) for optimizer, part in parts]
+    if any(slot is None for slot in slots):
+        return False
+    first = parts[0][0]
+    m_list = [m for moments, _, _ in slots for m in moments]
+    v_list = [v for _, velocities, _ in slots for v in velocities]
+    torch._foreach_mul_(m_list, first.beta_1)
+    torch._foreach_add_(m_list, grads, alpha=1 - first.beta_1)
+    torch._foreach_mul_(v_list, first.beta_2)
+    torch._foreach_add_(v_list, torch._foreach_mul(grads, grads), alpha=1 - first.beta_2)
+    if first.amsgrad:
+        v_hat_list = [v for _, _, hats in slots for v in hats]
+        torch._foreach_maximum_(v_hat_list, v_list)
+        v_list = v_hat_list
+    steps = []
+    for (optimizer, _), (moments, _, _) in zip(parts, slots, strict=True):
+        steps += torch._foreach_mul(moments, _adam_step_size(optimizer))
+    torch._foreach_add_(
+        values,
+        torch._foreach_div(steps, torch._foreach_add(torch._foreach_sqrt(v_list), first.epsilon)),
+        alpha=-1,
+    )
+    for optimizer, _ in parts:
+        optimizer.iterations.value.add_(1)
+    return True
+
+
+def _is_plain_adam(optimizer, variables) -> bool:
+    return (
+        type(optimizer).__module__ == "keras.src.backend.torch.optimizers.torch_adam"
+        and isinstance(optimizer, keras.optimizers.Adam)
+        and optimizer.built
+        and not optimizer.use_ema
+        and not optimizer.gradient_accumulation_steps
+        and optimizer.loss_scale_factor is None
+        and optimizer.weight_decay is None
+        and optimizer.clipnorm is None
+        and optimizer.global_clipnorm is None
+        and optimizer.clipvalue is None
+        and _stores_its_value(optimizer.iterations)
+        and all(v.dtype == "float32" and v.constraint is None and not v.overwrite_with_gradient for v in variables)
+    )
+
+
+def _adam_slots(optimizer, variables):
+    """(momentums, velocities, velocity maxima or []) of `variables`, as tensors; None if one is unknown."""
+    indices = optimizer._trainable_variables_indices
+    keys = [optimizer._var_key(v) for v in variables]
+    if any(key not in indices for key in keys):
+        return None
+    order = [indices[key] for key in keys]
+    hats = [optimizer._velocity_hats[i].value for i in order] if optimizer.amsgrad else []
+    return (
+        [optimizer._momentums[i].value for i in order],
+        [optimizer._velocities[i].value for i in order],
+        hats,
+    )
+
+
+def _adam_step_size(optimizer):
+    # Keras' torch Adam: lr * sqrt(1 - beta_2^t) / (1 - beta_1^t), t = iterations + 1, in float32.
+    dtype = torch.float32
+    lr = torch.as_tensor(_tensor(optimizer.learning_rate)).to(dtype)
+    step = (optimizer.iterations.value + 1).to(dtype)
+    beta_1_power = torch.pow(torch.tensor(optimizer.beta_1, dtype=dtype), step)
+    beta_2_power = torch.pow(torch.tensor(optimizer.beta_2, dtype=dtype), step)
+    return lr * torch.sqrt(1 - beta_2_power) / (1 - beta_1_power)
 
 
 # Built networks -> their layers in execution order, or None where the shortcut does not apply.
