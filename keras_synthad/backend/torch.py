@@ -169,35 +169,36 @@ def apply_adam(parts, grads) -> bool:
 
 
 def _is_plain_adam(optimizer, variables) -> bool:
+    # Keras' optimizer attributes, read with defaults that send anything unexpected (another
+    # Keras version's optimizer, say) to Keras' own apply.
+    unset = ("clipnorm", "global_clipnorm", "clipvalue", "weight_decay", "loss_scale_factor")
+    numbers = ("beta_1", "beta_2", "epsilon")
     return (
         type(optimizer).__module__ == "keras.src.backend.torch.optimizers.torch_adam"
         and isinstance(optimizer, keras.optimizers.Adam)
-        and optimizer.built
-        and not optimizer.use_ema
-        and not optimizer.gradient_accumulation_steps
-        and optimizer.loss_scale_factor is None
-        and optimizer.weight_decay is None
-        and optimizer.clipnorm is None
-        and optimizer.global_clipnorm is None
-        and optimizer.clipvalue is None
+        and getattr(optimizer, "built", False)
+        and getattr(optimizer, "use_ema", True) is False
+        and not getattr(optimizer, "gradient_accumulation_steps", True)
+        and all(getattr(optimizer, name, 0) is None for name in unset)
+        and all(type(getattr(optimizer, name, None)) in (int, float) for name in numbers)
         and _stores_its_value(optimizer.iterations)
         and all(v.dtype == "float32" and v.constraint is None and not v.overwrite_with_gradient for v in variables)
     )
 
 
 def _adam_slots(optimizer, variables):
-    """(momentums, velocities, velocity maxima or []) of `variables`, as tensors; None if one is unknown."""
-    indices = optimizer._trainable_variables_indices
-    keys = [optimizer._var_key(v) for v in variables]
+    """(momentums, velocities, velocity maxima or []) of `variables`, as tensors; None where
+    one is unknown to the optimizer or Keras keeps its slots elsewhere."""
+    indices = getattr(optimizer, "_trainable_variables_indices", None)
+    names = ("_momentums", "_velocities", "_velocity_hats") if optimizer.amsgrad else ("_momentums", "_velocities")
+    slots = [getattr(optimizer, name, None) for name in names]
+    if indices is None or any(slot is None for slot in slots):
+        return None
+    keys = [id(v) for v in variables]  # Keras' `_var_key`
     if any(key not in indices for key in keys):
         return None
-    order = [indices[key] for key in keys]
-    hats = [optimizer._velocity_hats[i].value for i in order] if optimizer.amsgrad else []
-    return (
-        [optimizer._momentums[i].value for i in order],
-        [optimizer._velocities[i].value for i in order],
-        hats,
-    )
+    tensors = [[slot[indices[key]].value for key in keys] for slot in slots]
+    return tuple(tensors) if optimizer.amsgrad else (*tensors, [])
 
 
 def _adam_step_size(optimizer):
