@@ -150,8 +150,10 @@ class DA3D(AnomalyDetector):
       ``member_batches`` stay as options), coins in binary columns
       (``da3d_coin_peers.json``), swapped, jittered and out-of-box trivial rows; on
       the rows, the paper's simple variant (tuning tables .885, untouched .758, all 27
-      .800: ``da3d_simple_peers.json``), three members, the alarm at 5e-4 and three
-      quarters of the trivial rows uniform.
+      .800: ``da3d_simple_peers.json``), three members, the alarm at 5e-4, three
+      quarters of the trivial rows uniform, the AAE's activations beside the rows, four
+      trivial rows a row, and rows moved off the training rows by about a neighbour's
+      distance (optdigits and pageblocks up, glass inverted).
 
     Args:
         input_shape: ``(d,)`` or ``(H, W, C)``; the default autoencoder is chosen from it.
