@@ -193,12 +193,27 @@ def test_fused_adam_updates_give_keras_adam_bits(amsgrad):
         assert int(fast_optimizer.iterations.numpy()) == int(optimizer.iterations.numpy()) == len(grads)
         for a, b in zip(fast + fast_optimizer.variables, variables + optimizer.variables, strict=True):
             np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
-    # Anything but a plain built Adam is left to Keras' own apply.
-    clipped = keras.optimizers.Adam(1e-3, global_clipnorm=1.0)
-    variable = keras.Variable(np.ones(3, "float32"))
-    clipped.build([variable])
-    assert not torch_backend.apply_adam([(clipped, [variable])], [torch.ones(3)])
-    assert float(clipped.iterations.numpy()) == 0 and np.all(variable.numpy() == 1)
+    # Anything else is left to Keras' own apply, with nothing changed: a clipped Adam, a part
+    # without variables, one optimizer in two parts, a learning rate that is a callable.
+    variable, other = keras.Variable(np.ones(3, "float32")), keras.Variable(np.ones(2, "float32"))
+    plain, second = keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3)
+    clipped, called = keras.optimizers.Adam(1e-3, global_clipnorm=1.0), keras.optimizers.Adam(lambda: 1e-3)
+    optimizers = (plain, second, clipped, called)
+    for optimizer in optimizers:
+        optimizer.build([variable, other])
+    refused = [
+        ([(clipped, [variable])], [torch.ones(3)]),
+        ([(plain, [variable]), (second, [])], [torch.ones(3)]),
+        ([(plain, [variable]), (plain, [other])], [torch.ones(3), torch.ones(2)]),
+        ([(called, [variable])], [torch.ones(3)]),
+    ]
+    for parts, step_grads in refused:
+        assert not torch_backend.apply_adam(parts, step_grads)
+    for optimizer in optimizers:
+        assert int(optimizer.iterations.numpy()) == 0
+        for slot in optimizer._momentums + optimizer._velocities:
+            assert np.all(keras.ops.convert_to_numpy(slot) == 0)
+    assert np.all(variable.numpy() == 1) and np.all(other.numpy() == 1)
 
 
 def test_files_saved_with_plain_functional_networks_still_load(normal_data, tmp_path, monkeypatch):

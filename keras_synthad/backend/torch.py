@@ -134,6 +134,8 @@ def apply_adam(parts, grads) -> bool:
     if (
         len(grads) != len(variables)
         or any(g is None for g in grads)
+        or not all(part for _, part in parts)  # Keras applies nothing to a part without variables
+        or len({id(optimizer) for optimizer, _ in parts}) != len(parts)  # Keras would step it twice
         or not all(_is_plain_adam(optimizer, part) for optimizer, part in parts)
         or len({(o.beta_1, o.beta_2, o.epsilon, o.amsgrad) for o, _ in parts}) != 1
     ):
@@ -144,6 +146,7 @@ def apply_adam(parts, grads) -> bool:
     slots = [_adam_slots(optimizer, part) for optimizer, part in parts]
     if any(slot is None for slot in slots):
         return False
+    step_sizes = [_adam_step_size(optimizer) for optimizer, _ in parts]  # before any state changes
     first = parts[0][0]
     m_list = [m for moments, _, _ in slots for m in moments]
     v_list = [v for _, velocities, _ in slots for v in velocities]
@@ -156,8 +159,8 @@ def apply_adam(parts, grads) -> bool:
         torch._foreach_maximum_(v_hat_list, v_list)
         v_list = v_hat_list
     steps = []
-    for (optimizer, _), (moments, _, _) in zip(parts, slots, strict=True):
-        steps += torch._foreach_mul(moments, _adam_step_size(optimizer))
+    for step_size, (moments, _, _) in zip(step_sizes, slots, strict=True):
+        steps += torch._foreach_mul(moments, step_size)
     torch._foreach_add_(
         values,
         torch._foreach_div(steps, torch._foreach_add(torch._foreach_sqrt(v_list), first.epsilon)),
@@ -177,6 +180,11 @@ def _is_plain_adam(optimizer, variables) -> bool:
         type(optimizer).__module__ == "keras.src.backend.torch.optimizers.torch_adam"
         and isinstance(optimizer, keras.optimizers.Adam)
         and getattr(optimizer, "built", False)
+        # A rate or a schedule of the optimizer's own iterations (a callable may read anything).
+        and isinstance(
+            getattr(optimizer, "_learning_rate", None),
+            (keras.Variable, keras.optimizers.schedules.LearningRateSchedule),
+        )
         and getattr(optimizer, "use_ema", True) is False
         and not getattr(optimizer, "gradient_accumulation_steps", True)
         and all(getattr(optimizer, name, 0) is None for name in unset)
@@ -206,8 +214,8 @@ def _adam_step_size(optimizer):
     dtype = torch.float32
     lr = torch.as_tensor(_tensor(optimizer.learning_rate)).to(dtype)
     step = (optimizer.iterations.value + 1).to(dtype)
-    beta_1_power = torch.pow(torch.tensor(optimizer.beta_1, dtype=dtype), step)
-    beta_2_power = torch.pow(torch.tensor(optimizer.beta_2, dtype=dtype), step)
+    beta_1_power = torch.pow(torch.tensor(optimizer.beta_1, dtype=dtype, device=step.device), step)
+    beta_2_power = torch.pow(torch.tensor(optimizer.beta_2, dtype=dtype, device=step.device), step)
     return lr * torch.sqrt(1 - beta_2_power) / (1 - beta_1_power)
 
 
