@@ -116,6 +116,22 @@ def test_one_gradient_with_per_role_learning_rates(thyroid):
     assert moved["discriminator"] == pytest.approx(1e-5, rel=0.05)
 
 
+def test_a_frozen_role_keeps_its_weights_while_the_others_train(thyroid):
+    """Perturbators frozen by the user: their role has no trainable variables, and the one
+    gradient of L_total still steps the encoder and the discriminator."""
+    model = ks.DHAG((6,), k=50, n_perturbators=2, seed=0, preset="paper")
+    for perturbator in model.perturbators:
+        perturbator.trainable = False
+    before = {v.path: ops.convert_to_numpy(v).copy() for v in model.weights}
+    history = model.fit(thyroid[0][:512], epochs=1, batch_size=256, verbose=0)
+    moved = {
+        role: max(np.abs(ops.convert_to_numpy(v) - before[v.path]).max() for n in networks for v in n.weights)
+        for role, networks in model.roles().items()
+    }
+    assert np.isfinite(history.history["loss"]).all()
+    assert moved["perturbators"] == 0.0 and moved["encoder"] > 0.0 and moved["discriminator"] > 0.0
+
+
 def test_a_single_perturbator_trains(thyroid):
     model = ks.DHAG((6,), k=50, n_perturbators=1, seed=0, preset="paper")  # §5.3's L = 1 ablation: no pair for L_div
     history = model.fit(thyroid[0], epochs=2, batch_size=256, verbose=0)
