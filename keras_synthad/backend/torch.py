@@ -140,9 +140,9 @@ def apply_adam(parts, grads) -> bool:
         or len({(o.beta_1, o.beta_2, o.epsilon, o.amsgrad) for o, _ in parts}) != 1
     ):
         return False
-    values = [v.value for v in variables]
-    if any(value is not getattr(v, "_value", None) for v, value in zip(variables, values, strict=True)):
-        return False  # a stateless scope's values (see `_stores_its_value`)
+    if not _stores_its_value(*variables):
+        return False
+    values = [v._value for v in variables]  # the tensors `_stores_its_value` just compared
     slots = [_adam_slots(optimizer, part) for optimizer, part in parts]
     if any(slot is None for slot in slots):
         return False
