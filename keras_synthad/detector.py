@@ -223,6 +223,21 @@ class AnomalyDetector(keras.Model):
         pick = keras.random.uniform((shape[0], 1), seed=self.seed_generator)
         return keras.ops.where(pick < swapped, near, keras.ops.where(pick < swapped + uniform, box, far))
 
+    def graded_anomalies(self, rows, reference, share: float):
+        """Replace a `share` of the `reference` rows (the trivial anomalies drawn for `rows`,
+        one per row) by points on the segment from each row to its reference row,
+        ``x + t (r - x)`` with ``t ~ U(0, 1)``, and grade each point's target by ``t``: near
+        the data a little anomalous, at the reference row fully. Returns the points and their
+        targets (1 for the reference rows kept). A classifier trained against them learns a
+        score that rises with the distance from the rows in every direction a reference row
+        lies, where reference rows alone only separate the data from far away.
+        """
+        n = keras.ops.shape(rows)[0]
+        pick = keras.random.uniform((n, 1), seed=self.seed_generator) < share
+        t = keras.random.uniform((n, 1), seed=self.seed_generator)
+        points = keras.ops.where(pick, rows + t * (reference - rows), reference)
+        return points, keras.ops.reshape(keras.ops.where(pick, t, 1.0), (-1,))
+
     # --- weight averaging (a label-free stabiliser) -------------------------------
 
     def averaged_networks(self) -> list:

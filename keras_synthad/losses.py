@@ -108,9 +108,10 @@ def latent_generator_loss(code_scores, kind: str = "bce"):
 # --- DA3D (Schulze et al., 2022) ---------------------------------------------------------
 
 
-def alarm_loss(normal_logits, labels, trivial_logits, generated_logits):
+def alarm_loss(normal_logits, labels, trivial_logits, generated_logits, trivial_targets=None):
     """DA3D alarm loss, eq. (1): cross-entropy with training rows -> 0 (known anomalies,
-    ``labels == 1``, -> 1), trivial anomalies -> 1 and generated anomalies -> 1.
+    ``labels == 1``, -> 1), trivial anomalies -> 1 (or to their `trivial_targets` in [0, 1],
+    the graded ones of `AnomalyDetector.graded_anomalies`) and generated anomalies -> 1.
 
     Eq. (1) as printed minimises ``log(1 - f(x)) + log f(n_x) + log f(h~)``, which would
     push the targets the other way; the text (normal -> 0, anomalies -> 1) and A3, which
@@ -118,9 +119,12 @@ def alarm_loss(normal_logits, labels, trivial_logits, generated_logits):
     """
     normal_logits = ops.reshape(normal_logits, (-1,))
     labels = ops.reshape(ops.cast(labels, normal_logits.dtype), (-1,))
-    # BCE(logit, t) = t softplus(-logit) + (1 - t) softplus(logit)
-    normal = ops.mean(labels * ops.softplus(-normal_logits) + (1.0 - labels) * ops.softplus(normal_logits))
-    trivial = ops.mean(ops.softplus(-ops.reshape(trivial_logits, (-1,))))
+    normal = ops.mean(_bce_with_logits(normal_logits, labels))
+    trivial_logits = ops.reshape(trivial_logits, (-1,))
+    if trivial_targets is None:
+        trivial = ops.mean(ops.softplus(-trivial_logits))
+    else:
+        trivial = ops.mean(_bce_with_logits(trivial_logits, ops.reshape(ops.cast(trivial_targets, "float32"), (-1,))))
     generated = ops.mean(ops.softplus(-ops.reshape(generated_logits, (-1,))))
     return normal + trivial + generated
 

@@ -110,6 +110,36 @@ def test_alarm_loss_labels_known_anomalies():
     assert as_known < 0.05 < as_normal  # labelled rows are targets of 1, unlabelled ones of 0
 
 
+def test_alarm_loss_grades_trivial_anomalies_by_their_targets():
+    normal, generated = (ops.convert_to_tensor(np.array([[v]], "float32")) for v in (-9.0, 9.0))
+    labels = np.zeros(1, "float32")
+    low = ops.convert_to_tensor(np.array([[-6.0], [-6.0]], "float32"))  # the alarm calls both points normal
+    loss = lambda targets: float(losses.alarm_loss(normal, labels, low, generated, targets))  # noqa: E731
+    assert loss(np.ones(2, "float32")) == pytest.approx(loss(None))  # targets of 1: eq. (1) as printed
+    # Points graded 0 (on their row) agree with a low logit and cost almost nothing; hard targets cost 6 each.
+    assert loss(np.zeros(2, "float32")) < 0.01 < 5.9 < loss(None)
+    assert loss(np.zeros(2, "float32")) < loss(np.full(2, 0.5, "float32")) < loss(None)
+
+
+def test_graded_anomalies_lie_between_each_row_and_its_reference_with_the_fraction_as_target():
+    m, d = 2000, 4
+    rng = np.random.default_rng(0)
+    rows, reference = rng.uniform(size=(m, d)).astype("float32"), rng.normal(0.5, 1.0, (m, d)).astype("float32")
+    model = ks.DA3D((d,), seed=0)
+    assert (model.trivial_graded, ks.DA3D((d,), preset="paper").trivial_graded) == (0.5, 0.0)
+    assert ks.DA3D((8, 8, 1), seed=0).trivial_graded == 0.0  # images: not measured, the paper's
+    points, targets = model.graded_anomalies(ops.convert_to_tensor(rows), ops.convert_to_tensor(reference), 0.3)
+    points, targets = ops.convert_to_numpy(points), ops.convert_to_numpy(targets)
+    kept = targets == 1.0
+    np.testing.assert_array_equal(points[kept], reference[kept])
+    moved = ~kept
+    assert 0.26 < moved.mean() < 0.34 and (targets[moved] > 0).all()
+    np.testing.assert_allclose(points[moved], rows[moved] + targets[moved, None] * (reference - rows)[moved], atol=1e-5)
+    assert 0.45 < targets[moved].mean() < 0.55  # t ~ U(0, 1)
+    assert model.trivial_rows(ops.convert_to_tensor(rows))[1] is not None
+    assert ks.DA3D((d,), preset="paper").trivial_rows(ops.convert_to_tensor(rows))[1] is None
+
+
 def test_simple_variant_trains_only_the_alarm(thyroid):
     model = small_da3d(generator="simple", aae_epochs=2)
     assert set(model.roles()) == {"alarm"}

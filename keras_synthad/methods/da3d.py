@@ -51,6 +51,7 @@ PAPER = dict(
     weight_averaging=0.0,
     trivial_swapped=0.0,
     trivial_uniform=0.0,
+    trivial_graded=0.0,
     swap_rate=0.25,
     members=1,
     member_autoencoders="shared",
@@ -59,8 +60,10 @@ PAPER = dict(
 # The label-free default recipe (see the class docstring).
 DEFAULT_RECIPE = dict(clip="gradient_norm", weight_averaging=0.99)
 # Measured on tables only: the alarm reads the rows themselves and is a quarter of the paper's size;
-# half of the trivial anomalies are uniform in the box.
-DEFAULT_TABULAR = dict(DEFAULT_RECIPE, activations="input", alarm_units=(256, 128, 64, 32), trivial_uniform=0.5)
+# half of the trivial anomalies are uniform in the box, and half are graded on the way to the rows.
+DEFAULT_TABULAR = dict(
+    DEFAULT_RECIPE, activations="input", alarm_units=(256, 128, 64, 32), trivial_uniform=0.5, trivial_graded=0.5
+)
 
 # The widest first encoder layer of Table 1 (Census); the default tabular funnel never starts wider.
 MAX_TABULAR_WIDTH = 600
@@ -196,6 +199,13 @@ class DA3D(AnomalyDetector):
             the box the rows are scaled to, instead of ``n_x ~ N(0.5, 1)`` (0: the paper
             and images; .5: the tabular default). Against such rows the alarm learns where
             in the box the normal rows are dense, which far rows cannot teach it.
+        trivial_graded: share of eq. (1)'s trivial anomalies moved onto the segment from
+            their row ``x`` to them, ``x + t (n_x - x)`` with ``t ~ U(0, 1)``, whose target
+            in eq. (1) is ``t`` instead of 1 (`AnomalyDetector.graded_anomalies`; 0: the paper
+            and images; .5: the tabular default). Points near the rows are a little
+            anomalous, points further out more so: the alarm learns a score that rises with
+            the distance from the rows, where hard-labelled rows near the data (swapped,
+            jittered or moved rows) inverted small tables.
         swap_rate: probability that `swap_features` replaces a value (.25).
         members: how many (alarm, generator, critic) triples train side by side on the
             frozen AAE from different initial weights; the score is their mean
@@ -235,6 +245,7 @@ class DA3D(AnomalyDetector):
         "weight_averaging": WEIGHT_AVERAGING,
         "trivial_swapped": Interval(float, 0, 1),
         "trivial_uniform": Interval(float, 0, 1),
+        "trivial_graded": Interval(float, 0, 1),
         "swap_rate": Interval(float, 0, 1),
         "members": Interval(int, 1),
         "member_autoencoders": Options(*MEMBER_AUTOENCODERS),
@@ -262,6 +273,7 @@ class DA3D(AnomalyDetector):
         weight_averaging=None,
         trivial_swapped=None,
         trivial_uniform=None,
+        trivial_graded=None,
         swap_rate=None,
         members=None,
         member_autoencoders=None,
@@ -460,8 +472,23 @@ class DA3D(AnomalyDetector):
         """n_h ~ N(0, sigma^2): the critic's "stay in boundaries" samples, the simple generator's codes."""
         return keras.random.normal((n, self.latent_dim), stddev=self.sigma, seed=self.seed_generator)
 
-    def alarm_loss(self, normal_activations, labels, trivial_activations, generated_codes, member=0):
-        """Eq. (1): normal rows -> 0 (known anomalies -> 1), trivial and generated anomalies -> 1.
+    def trivial_rows(self, rows):
+        """Eq. (1)'s trivial anomalies for the batch `rows` and their targets (None: every one 1).
+
+        ``n_x ~ N(0.5, 1)``, or a row with swapped features or uniform in [0, 1]^d
+        (`trivial_swapped`, `trivial_uniform`); a `trivial_graded` share of them moved onto
+        the segment from their row, with a target graded by the distance moved.
+        """
+        reference = self.trivial_anomalies(rows, self.trivial_swapped, self.swap_rate, self.trivial_uniform)
+        if not self.trivial_graded:
+            return reference, None
+        return self.graded_anomalies(rows, reference, self.trivial_graded)
+
+    def alarm_loss(
+        self, normal_activations, labels, trivial_activations, generated_codes, member=0, trivial_targets=None
+    ):
+        """Eq. (1): normal rows -> 0 (known anomalies -> 1), trivial (or their graded targets) and generated
+        anomalies -> 1.
 
         The rows come as the member's frozen AAE's activations (`activations_of_input`), computed once a step.
         """
@@ -469,7 +496,7 @@ class DA3D(AnomalyDetector):
         normal_logits = alarm(normal_activations, training=True)
         trivial_logits = alarm(trivial_activations, training=True)
         generated_logits = alarm(self.activations_of_code(generated_codes, self.autoencoder_of(member)), training=True)
-        return losses.alarm_loss(normal_logits, labels, trivial_logits, generated_logits)
+        return losses.alarm_loss(normal_logits, labels, trivial_logits, generated_logits, trivial_targets)
 
     def generator_loss(self, noise, member=0):
         """Eq. (3): make the alarm call generated anomalies normal, and fool the critic."""
@@ -514,12 +541,9 @@ class DA3D(AnomalyDetector):
             share = lambda m: m  # noqa: E731
         else:
             shares, share = [(x, labels)], lambda m: 0  # noqa: E731
-        # Sample trivial anomalies n_x ~ N(.5, 1) (or rows with swapped features, or rows uniform in
-        # [0, 1]^d: `trivial_swapped`, `trivial_uniform`), wide codes n_h ~ N(0, sigma^2), generator noise.
-        trivial = [
-            self.trivial_anomalies(rows, self.trivial_swapped, self.swap_rate, self.trivial_uniform)
-            for rows, _ in shares
-        ]
+        # Sample trivial anomalies n_x ~ N(.5, 1) (or rows with swapped features, uniform in [0, 1]^d or
+        # graded on the way to their row: `trivial_rows`), wide codes n_h ~ N(0, sigma^2), generator noise.
+        trivial, targets = zip(*(self.trivial_rows(rows) for rows, _ in shares), strict=True)
         wide_codes = [self.sample_wide_codes(ops.shape(rows)[0]) for rows, _ in shares]
         # Each frozen AAE's view of its members' rows (one AAE and one batch: shared by every member).
         view = lambda m: (self.autoencoder_of(m), share(m))  # noqa: E731
@@ -538,7 +562,12 @@ class DA3D(AnomalyDetector):
             lambda: self.member_mean(
                 [
                     self.alarm_loss(
-                        normal_activations[view(m)], shares[share(m)][1], trivial_activations[view(m)], generated[m], m
+                        normal_activations[view(m)],
+                        shares[share(m)][1],
+                        trivial_activations[view(m)],
+                        generated[m],
+                        m,
+                        targets[share(m)],
                     )
                     for m in members
                 ]
