@@ -136,8 +136,13 @@ def test_graded_anomalies_lie_between_each_row_and_its_reference_with_the_fracti
     assert 0.26 < moved.mean() < 0.34 and (targets[moved] > 0).all()
     np.testing.assert_allclose(points[moved], rows[moved] + targets[moved, None] * (reference - rows)[moved], atol=1e-5)
     assert 0.45 < targets[moved].mean() < 0.55  # t ~ U(0, 1)
-    assert model.trivial_rows(ops.convert_to_tensor(rows))[1] is not None
-    assert ks.DA3D((d,), preset="paper").trivial_rows(ops.convert_to_tensor(rows))[1] is None
+    known = (np.arange(m) % 2).astype("float32")  # every other row a known anomaly: its points keep target 1
+    _, targets = model.trivial_rows(ops.convert_to_tensor(rows), ops.convert_to_tensor(known))
+    targets = ops.convert_to_numpy(targets)
+    assert (targets[known == 1] == 1).all() and 0.4 < (targets[known == 0] < 1).mean() < 0.6  # the default: half
+    assert (
+        ks.DA3D((d,), preset="paper").trivial_rows(ops.convert_to_tensor(rows), ops.convert_to_tensor(known))[1] is None
+    )
 
 
 def test_simple_variant_trains_only_the_alarm(thyroid):

@@ -472,17 +472,19 @@ class DA3D(AnomalyDetector):
         """n_h ~ N(0, sigma^2): the critic's "stay in boundaries" samples, the simple generator's codes."""
         return keras.random.normal((n, self.latent_dim), stddev=self.sigma, seed=self.seed_generator)
 
-    def trivial_rows(self, rows):
+    def trivial_rows(self, rows, labels):
         """Eq. (1)'s trivial anomalies for the batch `rows` and their targets (None: every one 1).
 
         ``n_x ~ N(0.5, 1)``, or a row with swapped features or uniform in [0, 1]^d
         (`trivial_swapped`, `trivial_uniform`); a `trivial_graded` share of them moved onto
-        the segment from their row, with a target graded by the distance moved.
+        the segment from their row, with a target graded by the distance moved (1 on the way
+        from a known anomaly, ``labels == 1``).
         """
         reference = self.trivial_anomalies(rows, self.trivial_swapped, self.swap_rate, self.trivial_uniform)
         if not self.trivial_graded:
             return reference, None
-        return self.graded_anomalies(rows, reference, self.trivial_graded)
+        points, targets = self.graded_anomalies(rows, reference, self.trivial_graded)
+        return points, ops.maximum(targets, labels)
 
     def alarm_loss(
         self, normal_activations, labels, trivial_activations, generated_codes, member=0, trivial_targets=None
@@ -543,7 +545,7 @@ class DA3D(AnomalyDetector):
             shares, share = [(x, labels)], lambda m: 0  # noqa: E731
         # Sample trivial anomalies n_x ~ N(.5, 1) (or rows with swapped features, uniform in [0, 1]^d or
         # graded on the way to their row: `trivial_rows`), wide codes n_h ~ N(0, sigma^2), generator noise.
-        trivial, targets = zip(*(self.trivial_rows(rows) for rows, _ in shares), strict=True)
+        trivial, targets = zip(*(self.trivial_rows(rows, labels) for rows, labels in shares), strict=True)
         wide_codes = [self.sample_wide_codes(ops.shape(rows)[0]) for rows, _ in shares]
         # Each frozen AAE's view of its members' rows (one AAE and one batch: shared by every member).
         view = lambda m: (self.autoencoder_of(m), share(m))  # noqa: E731
