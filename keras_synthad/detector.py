@@ -50,6 +50,12 @@ DEFAULT_PRESET = "default"
 LEGACY_PRESET = "paper"
 
 
+def per_row(rows) -> tuple:
+    """The shape of one value per row of `rows` that broadcasts against them: ``(n, 1)`` for a
+    table, ``(n, 1, 1, 1)`` for images."""
+    return (keras.ops.shape(rows)[0],) + (1,) * (len(rows.shape) - 1)
+
+
 class _SplitApply:
     """Hands each role's slice of one gradient list to that role's optimizer."""
 
@@ -220,7 +226,7 @@ class AnomalyDetector(keras.Model):
         # Only the kinds in use are drawn, so a share of 0 leaves the other kinds' draws as they were.
         near = self.swap_features(rows, rate) if swapped else far
         box = keras.random.uniform(shape, seed=self.seed_generator) if uniform else far
-        pick = keras.random.uniform((shape[0], 1), seed=self.seed_generator)
+        pick = keras.random.uniform(per_row(rows), seed=self.seed_generator)
         return keras.ops.where(pick < swapped, near, keras.ops.where(pick < swapped + uniform, box, far))
 
     def graded_anomalies(self, rows, reference, share: float):
@@ -232,9 +238,8 @@ class AnomalyDetector(keras.Model):
         score that rises with the distance from the rows in every direction a reference row
         lies, where reference rows alone only separate the data from far away.
         """
-        n = keras.ops.shape(rows)[0]
-        pick = keras.random.uniform((n, 1), seed=self.seed_generator) < share
-        t = keras.random.uniform((n, 1), seed=self.seed_generator)
+        pick = keras.random.uniform(per_row(rows), seed=self.seed_generator) < share
+        t = keras.random.uniform(per_row(rows), seed=self.seed_generator)
         points = keras.ops.where(pick, rows + t * (reference - rows), reference)
         return points, keras.ops.reshape(keras.ops.where(pick, t, 1.0), (-1,))
 

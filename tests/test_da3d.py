@@ -323,6 +323,30 @@ def test_image_inputs_get_table_1_convolutional_aae():
     assert ks.DA3D((28, 28, 1), activations="all", aae_epochs=0).activation_width == 2 * model.activation_width
 
 
+def test_image_da3d_draws_every_kind_of_trivial_anomaly_one_per_image():
+    # Per-image draws broadcast over (H, W, C): the image path crashed with swapped or uniform shares before.
+    images = blob_images(64)
+    model = ks.DA3D(
+        images.shape[1:],
+        autoencoder=tiny_conv_aae(images.shape[1:]),
+        aae_epochs=1,
+        alarm_units=(16,),
+        trivial_swapped=0.25,
+        trivial_uniform=0.5,
+        trivial_graded=0.5,
+        seed=0,
+    )
+    tensor = ops.convert_to_tensor(images)
+    trivial, targets = (ops.convert_to_numpy(t) for t in model.trivial_rows(tensor, ops.zeros((64,))))
+    assert trivial.shape == images.shape and targets.shape == (64,)
+    assert 0 < (targets < 1).sum() < 64
+    # Each graded image moves the same fraction t of the way at every pixel: towards images + 1, by t.
+    points, t = (ops.convert_to_numpy(v) for v in model.graded_anomalies(tensor, tensor + 1.0, 0.5))
+    np.testing.assert_allclose(points - images, np.broadcast_to(t[:, None, None, None], images.shape), atol=1e-6)
+    history = model.fit(images, epochs=1, batch_size=32, verbose=0)
+    assert np.isfinite(history.history["alarm_loss"]).all()
+
+
 def test_image_da3d_trains_on_a_frozen_conv_aae(tmp_path):
     keras.utils.set_random_seed(0)
     images = blob_images()
