@@ -120,13 +120,13 @@ def alarm_loss(normal_logits, labels, trivial_logits, generated_logits, trivial_
     normal_logits = ops.reshape(normal_logits, (-1,))
     labels = ops.reshape(ops.cast(labels, normal_logits.dtype), (-1,))
     normal = ops.mean(_bce_with_logits(normal_logits, labels))
-    trivial_logits = ops.reshape(trivial_logits, (-1,))
     if trivial_targets is None:
-        trivial = ops.mean(ops.softplus(-trivial_logits))
+        trivial = anomalous_term(trivial_logits)
     else:
-        trivial = ops.mean(_bce_with_logits(trivial_logits, ops.reshape(ops.cast(trivial_targets, "float32"), (-1,))))
-    generated = ops.mean(ops.softplus(-ops.reshape(generated_logits, (-1,))))
-    return normal + trivial + generated
+        trivial_logits = ops.reshape(trivial_logits, (-1,))
+        targets = ops.reshape(ops.cast(trivial_targets, trivial_logits.dtype), (-1,))
+        trivial = ops.mean(_bce_with_logits(trivial_logits, targets))
+    return normal + trivial + anomalous_term(generated_logits)
 
 
 def da3d_critic_loss(wide_scores, generated_scores, normal_scores, lambda_generated: float, lambda_normal: float):
